@@ -1,0 +1,192 @@
+// Encoder: FastCGI records for both sides. Wasm writes every header, padding and pair-length byte;
+// large stream payloads are framed without passing through wasm: frameStream() returns the caller's
+// own slices interleaved with wasm-written headers, ready for writev / socket.cork().
+
+import { codec, type Codec } from './wasm.js';
+import { RecordType, MAX_CONTENT_LENGTH, HEADER_LENGTH } from './constants.js';
+import { FastCGIError } from './errors.js';
+
+/** A name or value: a string (Latin-1 when every char fits in a byte, else UTF-8) or raw bytes. */
+export type PairInput = string | Uint8Array;
+export type Pairs = Iterable<readonly [PairInput, PairInput]> | Record<string, PairInput>;
+
+/** Payloads at most this long are framed into one fresh buffer; longer ones as a list of slices. */
+const COPY_LIMIT = 16 * 1024;
+const utf8 = new TextEncoder();
+
+function checkId(requestId: number): void {
+  if (!Number.isInteger(requestId) || requestId < 0 || requestId > 0xffff) {
+    throw new FastCGIError('BAD_REQUEST_ID', `request id must be an integer from 0 to 65535, got ${requestId}`);
+  }
+}
+function checkType(type: number): void {
+  if (!Number.isInteger(type) || type < 1 || type > 255) {
+    throw new FastCGIError('BAD_RECORD_TYPE', `record type must be an integer from 1 to 255, got ${type}`);
+  }
+}
+
+/** Bytes of a pair name or value as sent on the wire. */
+export function pairBytes(v: PairInput): Uint8Array {
+  if (typeof v !== 'string') return v;
+  let latin = true;
+  for (let i = 0; i < v.length; i++) {
+    if (v.charCodeAt(i) > 0xff) {
+      latin = false;
+      break;
+    }
+  }
+  if (!latin) return utf8.encode(v);
+  const out = new Uint8Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v.charCodeAt(i);
+  return out;
+}
+
+function pairEntries(pairs: Pairs): Iterable<readonly [PairInput, PairInput]> {
+  return Symbol.iterator in pairs ? (pairs as Iterable<readonly [PairInput, PairInput]>) : Object.entries(pairs);
+}
+
+export class Encoder {
+  private readonly c: Codec = codec();
+
+  /** One record with `content` (at most 65535 bytes) and canonical padding. */
+  record(type: number, requestId: number, content: Uint8Array = EMPTY): Uint8Array {
+    checkType(type);
+    checkId(requestId);
+    if (content.length > MAX_CONTENT_LENGTH) {
+      throw new FastCGIError('CONTENT_TOO_LONG', `one record holds at most 65535 content bytes, got ${content.length}`);
+    }
+    const c = this.c;
+    const at = c.scratch(HEADER_LENGTH);
+    const pad = c.x.recordHeader(at, type, requestId, content.length);
+    const out = new Uint8Array(HEADER_LENGTH + content.length + pad);
+    out.set(c.u8.subarray(at, at + HEADER_LENGTH), 0);
+    out.set(content, HEADER_LENGTH);
+    return out;
+  }
+
+  beginRequest(requestId: number, role: number, flags = 0): Uint8Array {
+    checkId(requestId);
+    if (requestId === 0) throw new FastCGIError('BAD_REQUEST_ID', 'FCGI_BEGIN_REQUEST needs a nonzero request id');
+    return this.fixed(RecordType.BEGIN_REQUEST, requestId, (at) => this.c.x.beginBody(at, role & 0xffff, flags & 0xff));
+  }
+  endRequest(requestId: number, appStatus: number, protocolStatus = 0): Uint8Array {
+    return this.fixed(RecordType.END_REQUEST, requestId, (at) => this.c.x.endBody(at, appStatus >>> 0, protocolStatus & 0xff));
+  }
+  unknownType(type: number): Uint8Array {
+    return this.fixed(RecordType.UNKNOWN_TYPE, 0, (at) => this.c.x.unknownTypeBody(at, type & 0xff));
+  }
+  abortRequest(requestId: number): Uint8Array {
+    return this.record(RecordType.ABORT_REQUEST, requestId);
+  }
+
+  private fixed(type: number, requestId: number, body: (at: number) => void): Uint8Array {
+    checkId(requestId);
+    const c = this.c;
+    const at = c.scratch(16);
+    c.x.recordHeader(at, type, requestId, 8);
+    body(at + 8);
+    return c.u8.slice(at, at + 16);
+  }
+
+  /**
+   * Pairs packed into records of `type` (PARAMS by default) so that no pair straddles two records, then,
+   * with `terminate` (default for PARAMS), the empty record that ends the stream.
+   */
+  pairs(requestId: number, pairs: Pairs, type: number = RecordType.PARAMS, terminate = type === RecordType.PARAMS): Uint8Array {
+    checkId(requestId);
+    checkType(type);
+    return this.withPairs(pairs, (c, lens, count, bytes, total) => {
+      // bounded generously: prefixes, headers, padding, and room to stage one pair longer than a record
+      const out = c.scratch(2 * (total + count * 8) + 16 * (Math.ceil(total / MAX_CONTENT_LENGTH) + count + 2) + 8192, bytes + total);
+      const written = c.x.packPairs(out, type, requestId, lens, count, bytes, terminate ? 1 : 0);
+      return c.u8.slice(out, out + written);
+    });
+  }
+
+  /** A bare name-value body (the content of PARAMS / GET_VALUES records), without record framing. */
+  pairsBody(pairs: Pairs): Uint8Array {
+    return this.withPairs(pairs, (c, lens, count, bytes, total) => {
+      const out = c.scratch(total + count * 8, bytes + total);
+      const written = c.x.pairsBody(out, lens, count, bytes);
+      return c.u8.slice(out, out + written);
+    });
+  }
+
+  /** Stages the pairs' lengths and bytes in wasm scratch memory for `write`. */
+  private withPairs(
+    pairs: Pairs,
+    write: (c: Codec, lens: number, count: number, bytes: number, total: number) => Uint8Array,
+  ): Uint8Array {
+    const encoded: Uint8Array[] = [];
+    let total = 0;
+    for (const [name, value] of pairEntries(pairs)) {
+      const n = pairBytes(name);
+      const v = pairBytes(value);
+      if (n.length > 0x7fffffff || v.length > 0x7fffffff) throw new FastCGIError('PAIR_TOO_LONG', 'a name or value is longer than 2^31-1 bytes');
+      encoded.push(n, v);
+      total += n.length + v.length;
+    }
+    const count = encoded.length / 2;
+    const c = this.c;
+    const lens = c.scratch(count * 8 + total);
+    const bytes = lens + count * 8;
+    const u32 = c.u32;
+    const u8 = c.u8;
+    let w = bytes;
+    for (let i = 0; i < count; i++) {
+      const n = encoded[2 * i]!;
+      const v = encoded[2 * i + 1]!;
+      u32[(lens >>> 2) + 2 * i] = n.length;
+      u32[(lens >>> 2) + 2 * i + 1] = v.length;
+      u8.set(n, w);
+      u8.set(v, w + n.length);
+      w += n.length + v.length;
+    }
+    return write(c, lens, count, bytes, total);
+  }
+
+  /** FCGI_GET_VALUES asking for `names` (spec 4.1). */
+  getValues(names: Iterable<string>): Uint8Array {
+    return this.pairs(0, [...names].map((n) => [n, ''] as const), RecordType.GET_VALUES, false);
+  }
+  /** FCGI_GET_VALUES_RESULT with `values`. */
+  getValuesResult(values: Pairs): Uint8Array {
+    return this.pairs(0, values, RecordType.GET_VALUES_RESULT, false);
+  }
+
+  /**
+   * A stream payload (STDIN, STDOUT, STDERR, DATA) cut into records of at most 65528 bytes, so only the
+   * last one pads; with `terminate`, the empty record that ends the stream. Small payloads come back as
+   * one buffer; large ones as slices of `data` between wasm-written headers (write them with writev).
+   */
+  stream(type: number, requestId: number, data: Uint8Array, terminate = false): Uint8Array[] {
+    checkType(type);
+    checkId(requestId);
+    const c = this.c;
+    const len = data.length;
+    const records = Math.ceil(len / c.STREAM_CUT);
+    const at = c.scratch(records * 8 + 16);
+    const n = c.x.frameStream(at, type, requestId, len, terminate ? 1 : 0);
+    const pad = (8 - (len & 7)) & 7;
+    const tailLen = (n > 0 ? pad : 0) + (terminate ? 8 : 0);
+    const u8 = c.u8;
+    if (len <= COPY_LIMIT) {
+      const out = new Uint8Array(n * 8 + len + tailLen);
+      if (n > 0) {
+        out.set(u8.subarray(at, at + 8), 0);
+        out.set(data, 8);
+      }
+      out.set(u8.subarray(at + n * 8, at + n * 8 + tailLen), n * 8 + len);
+      return [out];
+    }
+    const parts: Uint8Array[] = [];
+    for (let k = 0; k < n; k++) {
+      parts.push(u8.slice(at + k * 8, at + k * 8 + 8));
+      parts.push(data.subarray(k * c.STREAM_CUT, Math.min(len, (k + 1) * c.STREAM_CUT)));
+    }
+    if (tailLen > 0) parts.push(u8.slice(at + n * 8, at + n * 8 + tailLen));
+    return parts;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

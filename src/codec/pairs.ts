@@ -1,0 +1,86 @@
+// Name-value pairs as decoded by the wasm codec: offsets into the bytes they arrived in, turned into
+// strings only when read, each string decoded once.
+
+/** Latin-1 (one byte, one UTF-16 unit) decoding: CGI params are bytes, and this keeps every byte. */
+export function latin1(buf: Uint8Array, start: number, end: number): string {
+  // Node's Buffer has a native latin1 slice; other runtimes take the portable path.
+  const native = (buf as { latin1Slice?: (s: number, e: number) => string }).latin1Slice;
+  if (native !== undefined) return native.call(buf, start, end);
+  if (end - start <= 32) {
+    let s = '';
+    for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+    return s;
+  }
+  let s = '';
+  for (let i = start; i < end; i += 4096) {
+    s += String.fromCharCode.apply(null, buf.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
+  }
+  return s;
+}
+
+const utf8Decoder = new TextDecoder('utf-8');
+
+/**
+ * The pairs of one record (or one standalone body), in wire order, duplicates kept. `get()` and
+ * `toObject()` give the last value of a repeated name, as php-fpm and Go do.
+ */
+export class PairList implements Iterable<[string, string]> {
+  /** The buffer each pair lies in, and three numbers per pair: name start, name length, value length. */
+  private readonly bufs: Uint8Array[] = [];
+  private readonly offs: number[] = [];
+  private names: string[] | undefined;
+  private values: (string | undefined)[] | undefined;
+
+  /** Adds a pair whose name starts at `start` in `buf`, its value right after the name. */
+  add(buf: Uint8Array, start: number, nameLength: number, valueLength: number): void {
+    this.bufs.push(buf);
+    this.offs.push(start, nameLength, valueLength);
+  }
+
+  get length(): number {
+    return this.bufs.length;
+  }
+  name(i: number): string {
+    const names = (this.names ??= []);
+    return (names[i] ??= latin1(this.bufs[i]!, this.offs[3 * i]!, this.offs[3 * i]! + this.offs[3 * i + 1]!));
+  }
+  value(i: number): string {
+    const values = (this.values ??= []);
+    let v = values[i];
+    if (v === undefined) {
+      const start = this.offs[3 * i]! + this.offs[3 * i + 1]!;
+      v = values[i] = latin1(this.bufs[i]!, start, start + this.offs[3 * i + 2]!);
+    }
+    return v;
+  }
+  nameBytes(i: number): Uint8Array {
+    const start = this.offs[3 * i]!;
+    return this.bufs[i]!.subarray(start, start + this.offs[3 * i + 1]!);
+  }
+  valueBytes(i: number): Uint8Array {
+    const start = this.offs[3 * i]! + this.offs[3 * i + 1]!;
+    return this.bufs[i]!.subarray(start, start + this.offs[3 * i + 2]!);
+  }
+  /** The value decoded as UTF-8 (e.g. a REQUEST_URI a browser sent raw). */
+  valueUtf8(i: number): string {
+    return utf8Decoder.decode(this.valueBytes(i));
+  }
+  /** The last value of `name`, or undefined. */
+  get(name: string): string | undefined {
+    for (let i = this.length - 1; i >= 0; i--) if (this.name(i) === name) return this.value(i);
+    return undefined;
+  }
+  toArray(): [string, string][] {
+    const out: [string, string][] = new Array(this.length);
+    for (let i = 0; i < this.length; i++) out[i] = [this.name(i), this.value(i)];
+    return out;
+  }
+  toObject(): Record<string, string> {
+    const out: Record<string, string> = Object.create(null);
+    for (let i = 0; i < this.length; i++) out[this.name(i)] = this.value(i);
+    return out;
+  }
+  *[Symbol.iterator](): Iterator<[string, string]> {
+    for (let i = 0; i < this.length; i++) yield [this.name(i), this.value(i)];
+  }
+}
