@@ -1,0 +1,91 @@
+// The Encoder: byte-exact against the vectors' bytes, pairs never split across PARAMS records, large
+// payloads framed as slices of the caller's own buffer.
+
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { Encoder, FastCGIError, RecordType, Role, Flags, ProtocolStatus, decodePairs, decodeRecords, encodePairs, encodeRecord } from '../../src/codec/index.js';
+import { concat } from './bytes.js';
+import { toHex } from './harness.js';
+
+const enc = new Encoder();
+const vectors: { id: string; input_hex?: string; app_to_client_hex?: string }[] = JSON.parse(
+  readFileSync(new URL('../fixtures/conformance-vectors.json', import.meta.url), 'utf8'),
+);
+const hexOf = (id: string): string => vectors.find((v) => v.id === id)!.input_hex!;
+
+describe('Encoder', () => {
+  it('writes BEGIN_REQUEST, END_REQUEST, UNKNOWN_TYPE and ABORT exactly as the spec examples', () => {
+    expect(toHex(enc.beginRequest(1, Role.RESPONDER))).toBe(hexOf('R01'));
+    expect(toHex(enc.beginRequest(0xffff, Role.AUTHORIZER, Flags.KEEP_CONN))).toBe(hexOf('R02'));
+    expect(toHex(enc.endRequest(1, 938, ProtocolStatus.REQUEST_COMPLETE))).toBe(hexOf('R05'));
+    expect(toHex(enc.endRequest(1, 0xffffffff, ProtocolStatus.UNKNOWN_ROLE))).toBe(hexOf('R06'));
+    expect(toHex(enc.endRequest(2, 0, ProtocolStatus.CANT_MPX_CONN))).toBe(hexOf('R07'));
+    expect(toHex(enc.unknownType(12))).toBe(hexOf('R15'));
+    expect(toHex(enc.abortRequest(1))).toBe(hexOf('R04'));
+  });
+
+  it('writes GET_VALUES and GET_VALUES_RESULT as fcgi2 does', () => {
+    expect(toHex(enc.getValues(['FCGI_MAX_CONNS', 'FCGI_MAX_REQS', 'FCGI_MPXS_CONNS']))).toBe(hexOf('R13'));
+    expect(toHex(enc.getValuesResult({ FCGI_MAX_CONNS: '1', FCGI_MAX_REQS: '1', FCGI_MPXS_CONNS: '0' }))).toBe(hexOf('R14'));
+    const x08 = vectors.find((v) => v.id === 'X08')!.app_to_client_hex!;
+    expect(toHex(enc.getValuesResult([['FCGI_MAX_CONNS', '1'], ['FCGI_MPXS_CONNS', '0']]))).toBe(x08);
+  });
+
+  it('writes the spec example PARAMS record and the empty one that ends the stream', () => {
+    const bytes = enc.pairs(1, { SERVER_PORT: '80', SERVER_ADDR: '199.170.183.42' });
+    expect(toHex(bytes)).toBe(hexOf('R09') + '0104000100000000');
+  });
+
+  it('never splits a pair across PARAMS records (php-fpm parses each record alone)', () => {
+    const pairs: [string, string][] = Array.from({ length: 400 }, (_, i) => [`HTTP_X_${i}`, 'v'.repeat((i * 97) % 900)]);
+    const bytes = enc.pairs(3, pairs);
+    const records = decodeRecords(bytes);
+    expect(records.length).toBeGreaterThan(3);
+    expect(records[records.length - 1]!.content.length).toBe(0);
+    const again: [string, string][] = [];
+    for (const r of records) {
+      expect(r.type).toBe(RecordType.PARAMS);
+      expect(r.content.length).toBeLessThanOrEqual(65535);
+      expect(r.paddingLength).toBe((8 - (r.content.length & 7)) & 7);
+      again.push(...decodePairs(r.content)); // each record holds whole pairs
+    }
+    expect(again).toEqual(pairs);
+  });
+
+  it('splits a single pair only when it cannot fit one record', () => {
+    const value = 'z'.repeat(200_000);
+    const records = decodeRecords(enc.pairs(1, [['A', 'b'], ['HUGE', value], ['C', 'd']]));
+    const body = concat(records.map((r) => r.content));
+    expect(decodePairs(body)).toEqual([['A', 'b'], ['HUGE', value], ['C', 'd']]);
+    expect(records.every((r) => r.content.length <= 65535)).toBe(true);
+  });
+
+  it('encodes Latin-1 strings byte for byte, wider strings as UTF-8, and bytes as given', () => {
+    const body = encodePairs([['A', '\u00e9'], ['B', '\u20ac'], ['C', Uint8Array.from([0, 1, 255])]]);
+    expect(toHex(body)).toBe('0101' + '41' + 'e9' + '0103' + '42' + 'e282ac' + '0103' + '43' + '0001ff');
+  });
+
+  it('frames a large payload as headers around slices of the caller buffer (no copy)', () => {
+    const data = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 7) & 255);
+    const parts = enc.stream(RecordType.STDOUT, 2, data, true);
+    const views = parts.filter((p) => p.buffer === data.buffer);
+    expect(views.map((v) => v.length)).toEqual([65528, 65528, 65528, 200_000 - 3 * 65528]);
+    const records = decodeRecords(concat(parts));
+    expect(records.map((r) => r.content.length)).toEqual([65528, 65528, 65528, 3416, 0]);
+    expect(concat(records.map((r) => r.content))).toEqual(data);
+  });
+
+  it('frames a small payload into one buffer, with or without the end record', () => {
+    const one = enc.stream(RecordType.STDERR, 1, new Uint8Array([104, 105]));
+    expect(one).toHaveLength(1);
+    expect(toHex(one[0]!)).toBe('010700010002060068690000000000' + '00');
+    expect(toHex(enc.stream(RecordType.STDIN, 1, new Uint8Array(0), true)[0]!)).toBe('0105000100000000');
+  });
+
+  it('refuses what no record can carry, with typed errors', () => {
+    expect(() => enc.record(RecordType.STDOUT, 1, new Uint8Array(65536))).toThrow(FastCGIError);
+    expect(() => encodeRecord(RecordType.STDOUT, 70000)).toThrow(/request id must be an integer from 0 to 65535/);
+    expect(() => encodeRecord(0, 1)).toThrow(/record type must be an integer from 1 to 255/);
+    expect(() => enc.beginRequest(0, Role.RESPONDER)).toThrow(/nonzero request id/);
+  });
+});
