@@ -37,6 +37,16 @@ export class PairList implements Iterable<[string, string]> {
     this.offs.push(start, nameLength, valueLength);
   }
 
+  /** Adds every pair of `other` (the pairs of a stream's next record). */
+  append(other: PairList): void {
+    for (let i = 0; i < other.length; i++) {
+      this.bufs.push(other.bufs[i]!);
+      this.offs.push(other.offs[3 * i]!, other.offs[3 * i + 1]!, other.offs[3 * i + 2]!);
+    }
+    this.names = undefined;
+    this.values = undefined;
+  }
+
   get length(): number {
     return this.bufs.length;
   }
@@ -69,6 +79,10 @@ export class PairList implements Iterable<[string, string]> {
   get(name: string): string | undefined {
     for (let i = this.length - 1; i >= 0; i--) if (this.name(i) === name) return this.value(i);
     return undefined;
+  }
+  has(name: string): boolean {
+    for (let i = this.length - 1; i >= 0; i--) if (this.name(i) === name) return true;
+    return false;
   }
   toArray(): [string, string][] {
     const out: [string, string][] = new Array(this.length);

@@ -1,0 +1,328 @@
+// ServerConnection: the application side of one FastCGI connection, sans I/O. Bytes in (receive),
+// events out (the handler), bytes out (handler.write). No sockets, no timers, no globals.
+//
+// What it decides, per the spec (sections 3.3, 4, 5, 6) and the interop notes of the conformance set:
+// - BEGIN_REQUEST starts a request; an unknown role gets END_REQUEST(UNKNOWN_ROLE); a second request
+//   while one is active gets CANT_MPX_CONN when multiplexing is off, OVERLOADED past maxRequests;
+// - a BEGIN for an id whose request has all its input (pipelined keep-alive requests, fcgi2 loses
+//   them) is queued and started when the earlier one has ended; before that, it is a protocol error;
+// - the request starts (handler.request) when its PARAMS stream ends; STDIN and DATA arrive after;
+// - ABORT_REQUEST tells the handler, which still ends the request (END_REQUEST follows);
+// - GET_VALUES is answered here; other management records get UNKNOWN_TYPE; records for ids that are
+//   not active are ignored;
+// - end() writes the stream terminators and END_REQUEST in one write; without KEEP_CONN, the
+//   connection closes once no request is left.
+
+import { Decoder } from '../codec/decoder.js';
+import { Encoder } from '../codec/encoder.js';
+import { PairList } from '../codec/pairs.js';
+import { FastCGIProtocolError } from '../codec/errors.js';
+import { Flags, ProtocolStatus, RecordType, Role, Values } from '../codec/constants.js';
+
+export interface ServerConnectionOptions {
+  /** Accept several requests at once on this connection (FCGI_MPXS_CONNS). Default true. */
+  multiplex?: boolean;
+  /** Requests open at once on this connection; more get OVERLOADED (FCGI_MAX_REQS). Default 100. */
+  maxRequests?: number;
+  /** Reported as FCGI_MAX_CONNS (the server enforces it). Default 1024. */
+  maxConnections?: number;
+  /** PARAMS bytes per request (PARAMS_TOO_LARGE beyond). Default 1 MiB. */
+  maxParamsBytes?: number;
+  /** Longest single pair (PAIR_TOO_LONG beyond). Default 1 MiB. */
+  maxPairBytes?: number;
+  /** Asked on every BEGIN_REQUEST: true answers OVERLOADED (e.g. the process is shutting down). */
+  overloaded?: () => boolean;
+}
+
+/** One request as the protocol sees it. */
+export interface ServerRequestInfo {
+  requestId: number;
+  role: number;
+  keepConn: boolean;
+  params: PairList;
+}
+
+export interface ServerConnectionHandler {
+  /** Bytes for the peer, in order (a list, for writev). */
+  write(parts: Uint8Array[]): void;
+  /** The connection is done: close it after the writes. With an error, the peer broke the protocol. */
+  close(error?: FastCGIProtocolError): void;
+  /** A request's params are complete. */
+  request(info: ServerRequestInfo): void;
+  /** Request body bytes; `chunk` empty = end of STDIN. */
+  stdin(requestId: number, chunk: Uint8Array): void;
+  /** Filter role file bytes; `chunk` empty = end of DATA. */
+  data?(requestId: number, chunk: Uint8Array): void;
+  /** The web server aborted the request (FCGI_ABORT_REQUEST); the app should end() it soon. */
+  abort(requestId: number): void;
+}
+
+type Phase = 'params' | 'stdin' | 'data' | 'done';
+
+interface RequestState {
+  id: number;
+  role: number;
+  keepConn: boolean;
+  params: PairList;
+  phase: Phase;
+  started: boolean;
+  aborted: boolean;
+  /** Input that arrived before the request started (a queued pipelined request). */
+  early: [type: number, chunk: Uint8Array][];
+  stdoutUsed: boolean;
+  stderrUsed: boolean;
+}
+
+const KNOWN_ROLES = new Set<number>([Role.RESPONDER, Role.AUTHORIZER, Role.FILTER]);
+
+export class ServerConnection {
+  private readonly handler: ServerConnectionHandler;
+  private readonly decoder: Decoder;
+  private readonly encoder = new Encoder();
+  private readonly multiplex: boolean;
+  private readonly maxRequests: number;
+  private readonly maxConnections: number;
+  private readonly overloaded: () => boolean;
+  /** Per id: the active request first, then requests queued behind it (pipelined on one id). */
+  private readonly requests = new Map<number, RequestState[]>();
+  private active = 0;
+  private closeWhenIdle = false;
+  private closed = false;
+
+  constructor(handler: ServerConnectionHandler, options: ServerConnectionOptions = {}) {
+    this.handler = handler;
+    this.multiplex = options.multiplex ?? true;
+    this.maxRequests = this.multiplex ? (options.maxRequests ?? 100) : 1;
+    this.maxConnections = options.maxConnections ?? 1024;
+    this.overloaded = options.overloaded ?? (() => false);
+    this.decoder = new Decoder(
+      {
+        record: (type, id, content) => this.onRecord(type, id, content),
+        pairs: (type, id, pairs) => this.onPairs(type, id, pairs),
+        begin: (id, role, flags) => this.onBegin(id, role, flags),
+      },
+      { maxParamsBytes: options.maxParamsBytes, maxPairBytes: options.maxPairBytes },
+    );
+  }
+
+  /** Requests open on this connection (started or not). */
+  get openRequests(): number {
+    return this.active;
+  }
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Bytes from the peer. A protocol error closes the connection (handler.close(error)); nothing throws. */
+  receive(chunk: Uint8Array): void {
+    if (this.closed) return;
+    try {
+      this.decoder.push(chunk);
+    } catch (e) {
+      if (!(e instanceof FastCGIProtocolError)) throw e;
+      this.fail(e);
+    }
+  }
+
+  /** The peer closed its side. Open requests are aborted; a truncated record is a protocol error. */
+  receiveEnd(): void {
+    if (this.closed) return;
+    try {
+      this.decoder.end();
+    } catch (e) {
+      if (!(e instanceof FastCGIProtocolError)) throw e;
+      this.fail(e);
+      return;
+    }
+    for (const queue of this.requests.values()) for (const r of queue) if (r.started && !r.aborted) this.abortRequest(r);
+    if (this.active === 0) this.shut();
+    else this.closeWhenIdle = true;
+  }
+
+  /** STDOUT bytes of a request (framed as records; large payloads as slices of `chunk`). */
+  stdout(requestId: number, chunk: Uint8Array): void {
+    this.output(requestId, RecordType.STDOUT, chunk);
+  }
+  /** STDERR bytes of a request. */
+  stderr(requestId: number, chunk: Uint8Array): void {
+    this.output(requestId, RecordType.STDERR, chunk);
+  }
+
+  /**
+   * Ends a request: `lastStdout` (if any), the STDOUT terminator (always), the STDERR terminator (if
+   * stderr was written) and END_REQUEST, all in one write.
+   */
+  end(requestId: number, appStatus = 0, lastStdout?: Uint8Array): void {
+    const r = this.current(requestId);
+    if (r === undefined || this.closed) return;
+    const parts: Uint8Array[] = [];
+    if (lastStdout && lastStdout.length > 0) parts.push(...this.encoder.stream(RecordType.STDOUT, requestId, lastStdout));
+    parts.push(this.encoder.record(RecordType.STDOUT, requestId));
+    if (r.stderrUsed) parts.push(this.encoder.record(RecordType.STDERR, requestId));
+    parts.push(this.encoder.endRequest(requestId, appStatus >>> 0, ProtocolStatus.REQUEST_COMPLETE));
+    this.handler.write(parts);
+    this.finish(r);
+  }
+
+  private output(requestId: number, type: number, chunk: Uint8Array): void {
+    const r = this.current(requestId);
+    if (r === undefined || this.closed || chunk.length === 0) return;
+    if (type === RecordType.STDOUT) r.stdoutUsed = true;
+    else r.stderrUsed = true;
+    this.handler.write(this.encoder.stream(type, requestId, chunk));
+  }
+
+  /** The started request answering on this id, if any. */
+  private current(id: number): RequestState | undefined {
+    const head = this.requests.get(id)?.[0];
+    return head?.started ? head : undefined;
+  }
+
+  private onBegin(id: number, role: number, flags: number): void {
+    const keepConn = (flags & Flags.KEEP_CONN) !== 0;
+    const queue = this.requests.get(id);
+    if (queue !== undefined) {
+      const newest = queue[queue.length - 1]!;
+      if (newest.phase !== 'done') {
+        this.fail(new FastCGIProtocolError('BEGIN_FOR_ACTIVE_ID', `BEGIN_FOR_ACTIVE_ID: FCGI_BEGIN_REQUEST for request ${id}, whose input has not ended`, this.decoder.offset));
+        return;
+      }
+    }
+    if (!KNOWN_ROLES.has(role)) return this.reject(id, ProtocolStatus.UNKNOWN_ROLE, keepConn);
+    if (queue === undefined) {
+      if (this.active >= this.maxRequests) {
+        return this.reject(id, this.multiplex ? ProtocolStatus.OVERLOADED : ProtocolStatus.CANT_MPX_CONN, keepConn);
+      }
+      if (this.overloaded()) return this.reject(id, ProtocolStatus.OVERLOADED, keepConn);
+    }
+    const r: RequestState = {
+      id, role, keepConn, params: new PairList(), phase: 'params', started: false, aborted: false, early: [], stdoutUsed: false, stderrUsed: false,
+    };
+    if (queue === undefined) {
+      this.requests.set(id, [r]);
+      this.active++;
+    } else {
+      queue.push(r);
+    }
+  }
+
+  /** Refuses a request with END_REQUEST(status); records for its id are then ignored. */
+  private reject(id: number, status: number, keepConn: boolean): void {
+    this.handler.write([this.encoder.endRequest(id, 0, status)]);
+    if (!keepConn && this.active === 0) this.shut();
+  }
+
+  private onPairs(type: number, id: number, pairs: PairList): void {
+    if (type === RecordType.GET_VALUES && id === 0) {
+      const answer: [string, string][] = [];
+      for (const [name] of pairs) {
+        if (name === Values.MAX_CONNS) answer.push([name, String(this.maxConnections)]);
+        else if (name === Values.MAX_REQS) answer.push([name, String(this.maxRequests)]);
+        else if (name === Values.MPXS_CONNS) answer.push([name, this.multiplex ? '1' : '0']);
+      }
+      this.handler.write([this.encoder.getValuesResult(answer)]);
+      return;
+    }
+    if (type !== RecordType.PARAMS) return;
+    const r = this.newest(id);
+    if (r === undefined || r.phase !== 'params') return;
+    if (pairs.length > 0) {
+      r.params.append(pairs);
+      return;
+    }
+    r.phase = 'stdin';
+    const queue = this.requests.get(id)!;
+    if (queue[0] === r) this.start(r);
+  }
+
+  private onRecord(type: number, id: number, content: Uint8Array): void {
+    if (id === 0) {
+      // management records (spec 4): GET_VALUES is answered in onPairs; anything else is unknown
+      if (type !== RecordType.GET_VALUES) this.handler.write([this.encoder.unknownType(type)]);
+      return;
+    }
+    const r = this.newest(id);
+    if (r === undefined) return; // inactive id: ignored (spec 3.3)
+    if (type === RecordType.ABORT_REQUEST) {
+      if (r.started) this.abortRequest(r);
+      else this.dropUnstarted(r);
+      return;
+    }
+    if (type === RecordType.STDIN && r.phase === 'stdin') {
+      if (content.length === 0) r.phase = r.role === Role.FILTER ? 'data' : 'done';
+      this.input(r, type, content);
+    } else if (type === RecordType.DATA && r.phase === 'data') {
+      if (content.length === 0) r.phase = 'done';
+      this.input(r, type, content);
+    }
+    // other records for an active request (e.g. STDIN before PARAMS ended, unknown types): ignored
+  }
+
+  private input(r: RequestState, type: number, chunk: Uint8Array): void {
+    if (!r.started) {
+      r.early.push([type, chunk]);
+      return;
+    }
+    if (type === RecordType.STDIN) this.handler.stdin(r.id, chunk);
+    else this.handler.data?.(r.id, chunk);
+  }
+
+  private start(r: RequestState): void {
+    r.started = true;
+    this.handler.request({ requestId: r.id, role: r.role, keepConn: r.keepConn, params: r.params });
+    const early = r.early;
+    r.early = [];
+    for (const [type, chunk] of early) {
+      if (type === RecordType.STDIN) this.handler.stdin(r.id, chunk);
+      else this.handler.data?.(r.id, chunk);
+    }
+  }
+
+  private abortRequest(r: RequestState): void {
+    if (r.aborted) return;
+    r.aborted = true;
+    this.handler.abort(r.id);
+  }
+
+  /** An ABORT for a request whose params have not ended: nothing started, answer at once. */
+  private dropUnstarted(r: RequestState): void {
+    r.started = true; // so that end() accepts it
+    this.end(r.id, 0);
+  }
+
+  /** The newest request on an id: the one incoming records belong to. */
+  private newest(id: number): RequestState | undefined {
+    const queue = this.requests.get(id);
+    return queue?.[queue.length - 1];
+  }
+
+  private finish(r: RequestState): void {
+    const queue = this.requests.get(r.id)!;
+    queue.shift();
+    if (!r.keepConn) this.closeWhenIdle = true;
+    const next = queue[0];
+    if (next === undefined) {
+      this.requests.delete(r.id);
+      this.active--;
+    } else if (next.phase !== 'params') {
+      this.start(next);
+    }
+    if (this.closeWhenIdle && this.active === 0) this.shut();
+  }
+
+  private fail(error: FastCGIProtocolError): void {
+    if (this.closed) return;
+    for (const queue of this.requests.values()) for (const r of queue) if (r.started && !r.aborted) this.abortRequest(r);
+    this.closed = true;
+    this.requests.clear();
+    this.active = 0;
+    this.handler.close(error);
+  }
+
+  private shut(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handler.close();
+  }
+}
+

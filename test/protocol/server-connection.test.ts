@@ -1,0 +1,180 @@
+// ServerConnection against the conformance exchanges (X01-X16): the web server's bytes are fed whole
+// and one byte at a time; a scripted app replays what the vector's app did; the bytes that come out
+// must be the vector's, byte for byte (or in meaning, where the vector's peer was not canonical).
+
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { ServerConnection, type ServerRequestInfo } from '../../src/protocol/server-connection.js';
+import { Encoder, FastCGIProtocolError, RecordType, Role, decodeRecords, Flags } from '../../src/codec/index.js';
+import { fromHex, toHex } from '../codec/harness.js';
+import { concat } from '../codec/bytes.js';
+
+interface Exchange {
+  id: string;
+  description: string;
+  client_to_app_hex: string;
+  app_to_client_hex: string;
+  expected: Record<string, any>;
+}
+const exchanges: Exchange[] = JSON.parse(readFileSync(new URL('../fixtures/conformance-vectors.json', import.meta.url), 'utf8')).filter(
+  (v: { kind: string }) => v.kind === 'exchange',
+);
+const enc = new Encoder();
+const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
+
+/** A connection with a recording handler. */
+function harness(options = {}) {
+  const out: Uint8Array[] = [];
+  const log = {
+    requests: [] as ServerRequestInfo[],
+    stdin: new Map<number, Uint8Array[]>(),
+    stdinEnded: [] as number[],
+    data: new Map<number, Uint8Array[]>(),
+    aborted: [] as number[],
+    closed: [] as (FastCGIProtocolError | undefined)[],
+  };
+  const conn = new ServerConnection(
+    {
+      write: (parts) => out.push(...parts.map((p) => p.slice())),
+      close: (err) => log.closed.push(err),
+      request: (info) => log.requests.push(info),
+      stdin: (id, chunk) => (chunk.length === 0 ? log.stdinEnded.push(id) : (log.stdin.get(id) ?? log.stdin.set(id, []).get(id)!).push(chunk.slice())),
+      data: (id, chunk) => chunk.length > 0 && (log.data.get(id) ?? log.data.set(id, []).get(id)!).push(chunk.slice()),
+      abort: (id) => log.aborted.push(id),
+    },
+    options,
+  );
+  return { conn, out: () => concat(out), log };
+}
+
+/** Replays the app's side of the vector: STDOUT/STDERR content and END, skipping what the library writes itself. */
+function replayApp(conn: ServerConnection, appToClient: Uint8Array): void {
+  for (const r of decodeRecords(appToClient)) {
+    if (r.type === RecordType.STDOUT && r.content.length > 0) conn.stdout(r.requestId, r.content);
+    else if (r.type === RecordType.STDERR && r.content.length > 0) conn.stderr(r.requestId, r.content);
+    else if (r.type === RecordType.END_REQUEST && r.content[4] === 0) {
+      const app = ((r.content[0]! << 24) | (r.content[1]! << 16) | (r.content[2]! << 8) | r.content[3]!) >>> 0;
+      conn.end(r.requestId, app);
+    }
+  }
+}
+
+const meaning = (bytes: Uint8Array) =>
+  decodeRecords(bytes)
+    .filter((r) => !((r.type === RecordType.STDOUT || r.type === RecordType.STDERR) && r.content.length === 0))
+    .map((r) => [r.type, r.requestId, r.type === RecordType.END_REQUEST ? toHex(r.content.subarray(0, 5)) : text(r.content)]);
+
+describe('ServerConnection on the conformance exchanges', () => {
+  for (const x of exchanges) {
+    for (const feeding of ['whole', 'byte by byte'] as const) {
+      it(`${x.id} ${feeding}: ${x.description}`, () => {
+        // the vectors' apps were fcgi2 (one connection, no multiplexing) except where they show multiplexing
+        const fcgi2 = x.id === 'X11' || x.id === 'X08';
+        const { conn, out, log } = harness(fcgi2 ? { multiplex: false, maxConnections: 1 } : {});
+        const input = fromHex(x.client_to_app_hex);
+        if (feeding === 'whole') conn.receive(input);
+        else for (let i = 0; i < input.length; i++) conn.receive(input.slice(i, i + 1));
+        replayApp(conn, fromHex(x.app_to_client_hex));
+        expect(log.closed.filter((e) => e !== undefined)).toEqual([]);
+
+        const want = fromHex(x.app_to_client_hex);
+        // php-fpm (X14) omits terminators and leaves garbage in END_REQUEST; fcgi2 ends an aborted request
+        // (X09) without the STDOUT terminator, which we always send
+        if (x.id === 'X14' || x.id === 'X09') expect(meaning(out())).toEqual(meaning(want));
+        else expect(toHex(out())).toBe(toHex(want));
+
+        const e = x.expected;
+        const stdin = (id: number) => text(concat(log.stdin.get(id) ?? []));
+        if (e.stdinLength !== undefined) expect(stdin(1).length).toBe(e.stdinLength);
+        if (e.stdin !== undefined) expect(stdin(1)).toBe(e.stdin);
+        if (e.data !== undefined) expect(text(concat(log.data.get(1) ?? []))).toBe(e.data);
+        if (e.aborted) expect(log.aborted).toEqual([1]);
+        if (e.responses) expect(log.requests).toHaveLength(e.responses);
+      });
+    }
+  }
+});
+
+const preamble = (id: number, params: Record<string, string>, role: number = Role.RESPONDER, flags: number = Flags.KEEP_CONN) =>
+  concat([enc.beginRequest(id, role, flags), enc.pairs(id, params)]);
+
+describe('ServerConnection behaviour', () => {
+  it('starts a request when its params end and hands the params over', () => {
+    const { conn, log } = harness();
+    conn.receive(preamble(1, { SCRIPT_NAME: '/a', HTTP_HOST: 'h' }));
+    expect(log.requests).toHaveLength(1);
+    expect(log.requests[0]!.params.get('HTTP_HOST')).toBe('h');
+    expect(log.requests[0]).toMatchObject({ requestId: 1, role: Role.RESPONDER, keepConn: true });
+  });
+
+  it('answers OVERLOADED past maxRequests and lets the others run', () => {
+    const { conn, out, log } = harness({ maxRequests: 2 });
+    conn.receive(concat([preamble(1, {}), preamble(2, {}), preamble(3, {})]));
+    expect(log.requests.map((r) => r.requestId)).toEqual([1, 2]);
+    expect(decodeRecords(out()).map((r) => [r.type, r.requestId, r.content[4]])).toEqual([[RecordType.END_REQUEST, 3, 2]]);
+  });
+
+  it('answers OVERLOADED when the server says so (shutting down)', () => {
+    const { conn, out, log } = harness({ overloaded: () => true });
+    conn.receive(preamble(1, {}));
+    expect(log.requests).toEqual([]);
+    expect(decodeRecords(out())[0]!.content[4]).toBe(2);
+  });
+
+  it('closes without KEEP_CONN once the request ended, and keeps the connection with it', () => {
+    const a = harness();
+    a.conn.receive(preamble(1, {}, Role.RESPONDER, 0));
+    a.conn.end(1, 0, new TextEncoder().encode('x'));
+    expect(a.log.closed).toEqual([undefined]);
+    const b = harness();
+    b.conn.receive(preamble(1, {}));
+    b.conn.end(1);
+    expect(b.log.closed).toEqual([]);
+  });
+
+  it('writes the last output, the terminators and END_REQUEST in one write', () => {
+    const writes: Uint8Array[][] = [];
+    const conn = new ServerConnection({ write: (p) => writes.push(p), close() {}, request() {}, stdin() {}, abort() {} });
+    conn.receive(preamble(1, {}));
+    conn.stderr(1, new Uint8Array([33]));
+    conn.end(1, 7, new TextEncoder().encode('Status: 200\r\n\r\nok'));
+    expect(writes).toHaveLength(2);
+    expect(decodeRecords(concat(writes[1]!)).map((r) => [r.type, r.content.length])).toEqual([
+      [RecordType.STDOUT, 17], [RecordType.STDOUT, 0], [RecordType.STDERR, 0], [RecordType.END_REQUEST, 8],
+    ]);
+  });
+
+  it('closes with a typed error on bad bytes, aborting the requests it had', () => {
+    const { conn, log } = harness();
+    conn.receive(preamble(1, {}));
+    conn.receive(Uint8Array.from([9, 9, 9, 9, 9, 9, 9, 9]));
+    expect(log.closed).toHaveLength(1);
+    expect(log.closed[0]).toMatchObject({ code: 'BAD_VERSION', offset: preamble(1, {}).length });
+    expect(log.aborted).toEqual([1]);
+    conn.receive(preamble(2, {})); // ignored after close
+    expect(log.requests).toHaveLength(1);
+  });
+
+  it('refuses a BEGIN for an id whose input has not ended', () => {
+    const { conn, log } = harness();
+    conn.receive(concat([preamble(1, {}), preamble(1, {})]));
+    expect(log.closed[0]?.code).toBe('BEGIN_FOR_ACTIVE_ID');
+  });
+
+  it('aborts open requests when the peer hangs up, and closes once they end', () => {
+    const { conn, log } = harness();
+    conn.receive(preamble(1, {}));
+    conn.receiveEnd();
+    expect(log.aborted).toEqual([1]);
+    expect(log.closed).toEqual([]);
+    conn.end(1);
+    expect(log.closed).toEqual([undefined]);
+  });
+
+  it('answers an ABORT for a request that never started with END_REQUEST at once', () => {
+    const { conn, out, log } = harness();
+    conn.receive(concat([enc.beginRequest(4, Role.RESPONDER, 1), enc.abortRequest(4)]));
+    expect(log.requests).toEqual([]);
+    expect(decodeRecords(out()).map((r) => [r.type, r.requestId])).toEqual([[RecordType.STDOUT, 4], [RecordType.END_REQUEST, 4]]);
+  });
+});
