@@ -2,3 +2,4 @@
 // side, the client side and the process manager build on them (see DESIGN.md).
 export * from './codec/index.js';
 export * from './streams/index.js';
+export * from './server/index.js';

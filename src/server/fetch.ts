@@ -1,0 +1,171 @@
+// Fetch-style handlers: (request: Request, info) => Response, as Hono and friends expect. The Request is
+// built from the CGI params (RFC 3875) and STDIN; the Response is written as a CGI response.
+
+import { STATUS_CODES } from 'node:http';
+import type { PairList } from '../codec/pairs.js';
+import { Role } from '../codec/constants.js';
+import type { ServerRequestInfo } from '../protocol/server-connection.js';
+import type { RequestChannel, RequestSink } from './socket-connection.js';
+import { headersFromParams } from './node-http.js';
+
+export interface FetchInfo {
+  requestId: number;
+  role: number;
+  /** Every CGI param (get() returns the last of a repeated name). */
+  params: PairList;
+  /** Aborted when the web server aborts the request or hangs up. */
+  signal: AbortSignal;
+  /** Writes to the web server's error log (FCGI_STDERR). */
+  stderr(text: string | Uint8Array): void;
+  /** Sets the app status END_REQUEST reports (default 0). */
+  setAppStatus(status: number): void;
+  /** Filter role: the file to filter (FCGI_DATA). */
+  data?: ReadableStream<Uint8Array>;
+}
+
+export type FetchHandler = (request: Request, info: FetchInfo) => Response | Promise<Response>;
+
+const encoder = new TextEncoder();
+const NO_BODY_METHODS = new Set(['GET', 'HEAD']);
+
+/** The request URL from the CGI params: scheme, host and the URI the client asked for. */
+export function urlFromParams(params: PairList): string {
+  const https = (params.get('HTTPS') ?? '').toLowerCase() === 'on';
+  const scheme = params.get('REQUEST_SCHEME') ?? (https ? 'https' : 'http');
+  let host = params.get('HTTP_HOST');
+  if (!host) {
+    const name = params.get('SERVER_NAME') ?? 'localhost';
+    const port = params.get('SERVER_PORT');
+    host = port && port !== (scheme === 'https' ? '443' : '80') ? `${name}:${port}` : name;
+  }
+  let path = params.get('REQUEST_URI');
+  if (!path) {
+    const query = params.get('QUERY_STRING');
+    path = (params.get('SCRIPT_NAME') ?? '') + (params.get('PATH_INFO') ?? '') + (query ? `?${query}` : '');
+  }
+  if (!path.startsWith('/')) path = `/${path}`;
+  return `${scheme}://${host}${path}`;
+}
+
+/** A pull-driven body stream fed by push(); `onPull` says the reader wants more (flow control). */
+function bodyStream(onPull: () => void): { stream: ReadableStream<Uint8Array>; push(chunk: Uint8Array): number; error(e: unknown): void } {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let closed = false;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+      },
+      pull() {
+        onPull();
+      },
+    },
+    { highWaterMark: 64 * 1024, size: (c) => c.byteLength },
+  );
+  return {
+    stream,
+    push(chunk) {
+      if (closed) return 0;
+      if (chunk.length === 0) {
+        closed = true;
+        controller.close();
+        return 0;
+      }
+      controller.enqueue(chunk);
+      return -(controller.desiredSize ?? 0);
+    },
+    error(e) {
+      if (closed) return;
+      closed = true;
+      controller.error(e);
+    },
+  };
+}
+
+/** The CGI header block of a Response. */
+export function cgiHeadersOf(response: Response): string {
+  const reason = response.statusText || STATUS_CODES[response.status];
+  let out = `Status: ${response.status}${reason ? ` ${reason}` : ''}\r\n`;
+  for (const [name, value] of response.headers) {
+    if (name === 'set-cookie') continue;
+    out += `${name}: ${value}\r\n`;
+  }
+  for (const cookie of response.headers.getSetCookie()) out += `set-cookie: ${cookie}\r\n`;
+  return out + '\r\n';
+}
+
+export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo, handler: FetchHandler): RequestSink {
+  const { requestId: id, params } = info;
+  const controller = new AbortController();
+  let ended = false;
+  let appStatus = 0;
+  const method = (params.get('REQUEST_METHOD') ?? 'GET').toUpperCase();
+  const body = bodyStream(() => conn.relieve(id));
+  const data = info.role === Role.FILTER ? bodyStream(() => {}) : null;
+
+  const fetchInfo: FetchInfo = {
+    requestId: id,
+    role: info.role,
+    params,
+    signal: controller.signal,
+    stderr: (text) => !ended && conn.stderr(id, typeof text === 'string' ? encoder.encode(text) : text),
+    setAppStatus: (status) => (appStatus = status),
+  };
+  if (data) fetchInfo.data = data.stream;
+
+  const finish = (last?: Uint8Array): void => {
+    if (ended) return;
+    ended = true;
+    conn.end(id, appStatus, last);
+  };
+
+  const fail = (err: unknown): void => {
+    if (ended) return;
+    conn.stderr(id, encoder.encode(`fcgi-wasm: handler failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
+    finish(encoder.encode('Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nInternal Server Error\n'));
+  };
+
+  const run = async (): Promise<void> => {
+    const { headers } = headersFromParams(params);
+    const init: RequestInit & { duplex?: 'half' } = { method, headers: headers as Record<string, string>, signal: controller.signal };
+    if (!NO_BODY_METHODS.has(method)) {
+      init.body = body.stream;
+      init.duplex = 'half';
+    }
+    const request = new Request(urlFromParams(params), init);
+    const response = await handler(request, fetchInfo);
+    if (!(response instanceof Response)) throw new TypeError(`the handler returned ${typeof response}, not a Response`);
+    const head = encoder.encode(cgiHeadersOf(response));
+    if (response.body === null || method === 'HEAD') return finish(head);
+    // Written as it comes: writes in one turn of the event loop share a writev (SocketConnection), so
+    // a small body, its headers and END_REQUEST still leave together.
+    conn.stdout(id, head);
+    const reader = response.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (ended) {
+        void reader.cancel();
+        return;
+      }
+      if (done) return finish();
+      conn.stdout(id, value);
+      if (conn.needDrain) await new Promise<void>((resolve) => conn.whenDrained(resolve));
+    }
+  };
+  queueMicrotask(() => run().then(undefined, fail));
+
+  return {
+    stdin(chunk) {
+      if (body.push(chunk) > conn.maxBodyBuffer) conn.congest(id);
+    },
+    data(chunk) {
+      data?.push(chunk);
+    },
+    abort() {
+      if (ended) return;
+      controller.abort(new Error('FastCGI request aborted by the web server'));
+      body.error(new Error('FastCGI request aborted'));
+      finish();
+    },
+  };
+}

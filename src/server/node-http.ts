@@ -1,0 +1,252 @@
+// node:http-compatible request and response objects for one FastCGI request.
+//
+// They are real http.IncomingMessage and http.ServerResponse instances (Express swaps their prototypes
+// for its own, which inherit from these, so anything else would lose its methods). Each is attached to
+// a small stand-in socket: the response writes HTTP/1.1 bytes to it as usual, and the stand-in turns the
+// header block Node wrote into CGI headers (a `Status:` line instead of the status line, no hop-by-hop
+// headers) and the rest into STDOUT. Node has already validated every header name and value.
+
+import { IncomingMessage, ServerResponse, type IncomingHttpHeaders } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { Readable, Writable } from 'node:stream';
+import type { PairList } from '../codec/pairs.js';
+import type { ServerRequestInfo } from '../protocol/server-connection.js';
+import type { RequestChannel, RequestSink } from './socket-connection.js';
+import { Role } from '../codec/constants.js';
+
+/** The FastCGI side of a request, as `req.fcgi` (and `res.fcgi`). */
+export interface FcgiRequestContext {
+  requestId: number;
+  role: number;
+  /** Every CGI param, in wire order (repeated names kept; get() returns the last). */
+  params: PairList;
+  /** Text written here goes to the web server's error log (FCGI_STDERR). */
+  stderr: Writable;
+  /** The app status END_REQUEST reports (default 0). */
+  appStatus: number;
+  /** Filter role: the file to filter (FCGI_DATA), as a stream. */
+  data?: Readable;
+}
+
+export type FcgiIncomingMessage = IncomingMessage & { fcgi: FcgiRequestContext; params: Record<string, string> };
+export type FcgiServerResponse = ServerResponse & { fcgi: FcgiRequestContext };
+export type NodeHandler = (req: FcgiIncomingMessage, res: FcgiServerResponse) => unknown;
+
+const HOP_BY_HOP = new Set(['connection', 'transfer-encoding', 'keep-alive']);
+
+/** HTTP request headers from the CGI params: HTTP_X_Y -> x-y, plus content-type and content-length. */
+export function headersFromParams(params: PairList): { headers: IncomingHttpHeaders; rawHeaders: string[] } {
+  const headers: IncomingHttpHeaders = {};
+  const rawHeaders: string[] = [];
+  for (let i = 0; i < params.length; i++) {
+    const name = params.name(i);
+    let header: string;
+    if (name.startsWith('HTTP_')) header = name.slice(5).toLowerCase().replace(/_/g, '-');
+    else if (name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH') header = name.toLowerCase().replace('_', '-');
+    else continue;
+    const value = params.value(i);
+    if (value === '' && (header === 'content-type' || header === 'content-length')) continue;
+    rawHeaders.push(header, value);
+    headers[header] = value;
+  }
+  return { headers, rawHeaders };
+}
+
+/** The CGI header block for the HTTP/1.1 header block Node wrote. */
+export function cgiHeaderBlock(httpHeader: string): string {
+  const lines = httpHeader.split('\r\n');
+  const status = lines[0]!.replace(/^HTTP\/\d\.\d /, '');
+  let out = `Status: ${status}\r\n`;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    if (HOP_BY_HOP.has(line.slice(0, colon).toLowerCase())) continue;
+    out += line + '\r\n';
+  }
+  return out + '\r\n';
+}
+
+/** The stand-in socket one response writes to. */
+class ResponseSocket extends EventEmitter {
+  readonly conn: RequestChannel;
+  readonly id: number;
+  res: FcgiServerResponse | null = null;
+  _httpMessage: unknown = null;
+  writable = true;
+  readable = true;
+  destroyed = false;
+  // what OutgoingMessage reads of a socket's writable side
+  _writableState = { corked: 0 };
+  writableLength = 0;
+  writableCorked = 0;
+  writableHighWaterMark = 16 * 1024;
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+  encrypted: boolean;
+  private headerDone = false;
+  private readonly onResume: () => void;
+
+  constructor(conn: RequestChannel, id: number, params: PairList, onResume: () => void) {
+    super();
+    this.conn = conn;
+    this.id = id;
+    this.onResume = onResume;
+    this.remoteAddress = params.get('REMOTE_ADDR');
+    this.remotePort = Number(params.get('REMOTE_PORT')) || undefined;
+    this.localAddress = params.get('SERVER_ADDR');
+    this.localPort = Number(params.get('SERVER_PORT')) || undefined;
+    this.encrypted = (params.get('HTTPS') ?? '').toLowerCase() === 'on' || params.get('REQUEST_SCHEME') === 'https';
+  }
+
+  write(data: string | Uint8Array, encoding?: BufferEncoding | (() => void), callback?: () => void): boolean {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    let bytes: Uint8Array;
+    if (!this.headerDone && typeof data === 'string' && this.res && typeof (this.res as unknown as { _header?: string })._header === 'string') {
+      const header = (this.res as unknown as { _header: string })._header;
+      if (data.startsWith(header)) {
+        this.headerDone = true;
+        data = cgiHeaderBlock(header) + data.slice(header.length);
+      }
+    }
+    bytes = typeof data === 'string' ? Buffer.from(data, encoding ?? 'utf8') : data;
+    if (bytes.length > 0 && !this.destroyed) this.conn.stdout(this.id, bytes);
+    if (callback) process.nextTick(callback);
+    if (this.conn.needDrain) {
+      this.conn.whenDrained(() => this.emit('drain'));
+      return false;
+    }
+    return true;
+  }
+  cork(): void {}
+  uncork(): void {}
+  setTimeout(): this {
+    return this;
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  address(): { address?: string; port?: number } {
+    return { address: this.localAddress, port: this.localPort };
+  }
+  /** IncomingMessage._read calls this when the app wants more of the body. */
+  resume(): this {
+    this.onResume();
+    return this;
+  }
+  pause(): this {
+    return this;
+  }
+  end(): void {}
+  destroy(): this {
+    if (!this.destroyed) {
+      this.destroyed = true;
+      this.writable = false;
+      this.emit('close');
+    }
+    return this;
+  }
+}
+
+/** Builds req and res for a started request, runs the handler, and returns where its input goes. */
+export function startNodeRequest(conn: RequestChannel, info: ServerRequestInfo, handler: NodeHandler): RequestSink {
+  const { requestId: id, params } = info;
+  let ended = false;
+  const socket = new ResponseSocket(conn, id, params, () => conn.relieve(id));
+  const req = new IncomingMessage(socket as never) as FcgiIncomingMessage;
+  const protocol = params.get('SERVER_PROTOCOL') ?? 'HTTP/1.1';
+  const version = /^HTTP\/(\d)\.(\d)$/.exec(protocol);
+  req.httpVersionMajor = version ? Number(version[1]) : 1;
+  req.httpVersionMinor = version ? Number(version[2]) : 1;
+  req.httpVersion = `${req.httpVersionMajor}.${req.httpVersionMinor}`;
+  req.method = params.get('REQUEST_METHOD') ?? 'GET';
+  req.url = params.get('REQUEST_URI') ?? (params.get('SCRIPT_NAME') ?? '') + (params.get('PATH_INFO') ?? '') + (params.has('QUERY_STRING') && params.get('QUERY_STRING') ? `?${params.get('QUERY_STRING')}` : '');
+  const { headers, rawHeaders } = headersFromParams(params);
+  req.headers = headers;
+  req.rawHeaders = rawHeaders;
+  req.params = params.toObject();
+
+  const stderr = new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      if (!ended) conn.stderr(id, chunk);
+      callback();
+    },
+  });
+  const fcgi: FcgiRequestContext = { requestId: id, role: info.role, params, stderr, appStatus: 0 };
+  if (info.role === Role.FILTER) fcgi.data = new Readable({ read() {} });
+  req.fcgi = fcgi;
+
+  const res = new ServerResponse(req) as unknown as FcgiServerResponse;
+  res.fcgi = fcgi;
+  res.sendDate = false; // the web server adds Date
+  res.useChunkedEncodingByDefault = false; // STDOUT records frame the body
+  socket.res = res;
+  res.assignSocket(socket as never);
+  res.on('prefinish', () => {
+    // everything the response wrote is out: end the request in the same tick (one write with the tail)
+    if (ended) return;
+    ended = true;
+    conn.end(id, fcgi.appStatus);
+  });
+
+  process.nextTick(() => {
+    try {
+      const result = handler(req, res);
+      if (result instanceof Promise) result.then(undefined, fail);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  function fail(err: unknown): void {
+    const text = `fcgi-wasm: handler threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`;
+    conn.stderr(id, Buffer.from(text));
+    if (!res.headersSent) {
+      res.statusCode = 500;
+      res.setHeader('Content-Type', 'text/plain');
+      res.end('Internal Server Error\n');
+    } else if (!ended) {
+      ended = true;
+      conn.end(id, 1);
+    }
+  }
+
+  return {
+    stdin(chunk) {
+      if (chunk.length === 0) {
+        req.complete = true;
+        req.push(null);
+        return;
+      }
+      req.push(chunk);
+      if (req.readableLength > conn.maxBodyBuffer) conn.congest(id);
+    },
+    data(chunk) {
+      fcgi.data?.push(chunk.length === 0 ? null : chunk);
+    },
+    abort() {
+      // 'aborted' and 'close' fire, the response is dropped, and END_REQUEST goes out at once
+      if (ended) return;
+      ended = true;
+      conn.end(id, fcgi.appStatus);
+      // destroying req emits 'aborted' unless its body had been read to the end: emit it then
+      let sawAborted = false;
+      req.once('aborted', () => (sawAborted = true));
+      socket.destroy();
+      req.destroy();
+      if (!sawAborted) {
+        (req as { aborted: boolean }).aborted = true;
+        req.emit('aborted');
+      }
+      res.destroy();
+    },
+  };
+}

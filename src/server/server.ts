@@ -1,0 +1,225 @@
+// FcgiServer: the application side on node:net (Node, Deno and Bun provide it). Listens on TCP, a Unix
+// socket or the inherited fd 0; with no address and no socket on fd 0 it answers once as a CGI program.
+// Lifecycle like node's http.Server ('listening', 'connection', 'request'-style handlers, 'close'),
+// plus what a FastCGI app needs: FCGI_WEB_SERVER_ADDRS, graceful SIGTERM/SIGUSR1, restart on change.
+
+import { createServer as createNetServer, type Server as NetServer, type Socket, type AddressInfo, isIPv4 } from 'node:net';
+import { EventEmitter } from 'node:events';
+import { chmodSync, fstatSync, statSync, unlinkSync, existsSync } from 'node:fs';
+import { SocketConnection, type RequestChannel, type RequestSink, type SocketConnectionOptions } from './socket-connection.js';
+import { startNodeRequest, type NodeHandler } from './node-http.js';
+import { startFetchRequest, type FetchHandler } from './fetch.js';
+import { runCgi } from './cgi.js';
+import type { ServerRequestInfo } from '../protocol/server-connection.js';
+import type { FastCGIProtocolError } from '../codec/errors.js';
+
+export interface ServerOptions extends SocketConnectionOptions {
+  /** Connections at once; past this every request on a new connection gets OVERLOADED. Default 1024. */
+  maxConnections?: number;
+  /** Peers allowed to connect over TCP; default: $FCGI_WEB_SERVER_ADDRS (comma-separated), else anyone. */
+  webServerAddrs?: string[];
+  /** Unix socket file mode, e.g. 0o660. */
+  socketMode?: number;
+  /** SIGTERM / SIGUSR1 / SIGINT: stop accepting, finish in-flight requests, exit. Default true for serve(). */
+  handleSignals?: boolean;
+  /** Most milliseconds a graceful stop waits for in-flight requests. Default 30000. */
+  gracePeriod?: number;
+  /**
+   * Exit (code 0) after the current requests when this file's mtime changes, for a process manager to
+   * start the new version: true watches the entry script (process.argv[1]).
+   */
+  restartOnChange?: boolean | string;
+  /** Where protocol errors and lifecycle notes go. Default: console.error. */
+  log?: (message: string) => void;
+}
+
+export type ListenTarget = number | string | { port?: number; host?: string; path?: string; fd?: number; backlog?: number };
+
+type Starter = (channel: RequestChannel, info: ServerRequestInfo) => RequestSink;
+
+export class FcgiServer extends EventEmitter {
+  readonly options: ServerOptions;
+  private readonly starter: Starter;
+  private readonly net: NetServer;
+  private readonly connections = new Set<SocketConnection>();
+  private readonly allowed: Set<string> | null;
+  private closing = false;
+  private unixPath: string | null = null;
+  private watched: { file: string; mtime: number } | null = null;
+  private readonly log: (message: string) => void;
+  /** Requests served since start (for process managers and tests). */
+  requestsServed = 0;
+
+  constructor(starter: Starter, options: ServerOptions = {}) {
+    super();
+    this.options = options;
+    this.starter = starter;
+    this.log = options.log ?? ((m) => console.error(m));
+    const addrs = options.webServerAddrs ?? (process.env.FCGI_WEB_SERVER_ADDRS ? process.env.FCGI_WEB_SERVER_ADDRS.split(',') : null);
+    this.allowed = addrs ? new Set(addrs.map((a) => normalizeAddress(a.trim())).filter((a) => a !== '')) : null;
+    this.net = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
+    this.net.on('error', (err) => this.emit('error', err));
+    this.net.on('listening', () => this.emit('listening'));
+    if (options.restartOnChange) {
+      const file = typeof options.restartOnChange === 'string' ? options.restartOnChange : process.argv[1];
+      if (file) this.watched = { file, mtime: mtimeOf(file) };
+    }
+  }
+
+  /**
+   * Listens on a TCP port, a Unix socket path or {fd}. With no target: fd 0 when it is a socket (a web
+   * server or process manager started us), otherwise runs once as a CGI program and exits.
+   */
+  listen(target?: ListenTarget, callback?: () => void): this {
+    if (callback) this.once('listening', callback);
+    if (target === undefined) {
+      if (stdinIsSocket()) target = { fd: 0 };
+      else {
+        void runCgi(this.starter).then((code) => process.exit(code));
+        return this;
+      }
+    }
+    if (typeof target === 'number') target = { port: target, host: '127.0.0.1' };
+    else if (typeof target === 'string') target = /^\d+$/.test(target) ? { port: Number(target), host: '127.0.0.1' } : { path: target };
+    if (target.path) {
+      if (existsSync(target.path) && statSync(target.path).isSocket()) unlinkSync(target.path); // a stale socket file
+      this.unixPath = target.path;
+      this.net.once('listening', () => {
+        if (this.options.socketMode !== undefined) chmodSync(target.path!, this.options.socketMode);
+      });
+    }
+    if (this.options.handleSignals) this.installSignals();
+    this.net.listen(target);
+    return this;
+  }
+
+  address(): AddressInfo | string | null {
+    return this.net.address();
+  }
+
+  /** Connections open now. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Stops accepting; requests in flight finish (new ones get OVERLOADED), then 'close'. After
+   * `gracePeriod` ms the remaining connections are destroyed.
+   */
+  close(callback?: (err?: Error) => void): this {
+    if (callback) this.once('close', callback);
+    if (this.closing) return this;
+    this.closing = true;
+    this.net.close();
+    const grace = setTimeout(() => {
+      for (const c of this.connections) c.socket.destroy();
+    }, this.options.gracePeriod ?? 30_000);
+    grace.unref();
+    const done = (): void => {
+      clearTimeout(grace);
+      if (this.unixPath && existsSync(this.unixPath)) {
+        try {
+          unlinkSync(this.unixPath);
+        } catch {
+          // already gone
+        }
+      }
+      this.emit('close');
+    };
+    for (const c of this.connections) if (c.protocol.openRequests === 0) c.socket.end();
+    if (this.connections.size === 0) setImmediate(done);
+    else this.once('drained', done);
+    return this;
+  }
+
+  private accept(socket: Socket): void {
+    if (this.allowed && socket.remoteAddress && !this.allowed.has(normalizeAddress(socket.remoteAddress))) {
+      this.log(`fcgi-wasm: refused a connection from ${socket.remoteAddress} (not in FCGI_WEB_SERVER_ADDRS)`);
+      socket.destroy();
+      return;
+    }
+    const over = this.connections.size >= (this.options.maxConnections ?? 1024);
+    const conn = new SocketConnection(
+      socket,
+      {
+        start: (channel, info) => {
+          this.requestsServed++;
+          return this.starter(channel, info);
+        },
+        protocolError: (error: FastCGIProtocolError) => {
+          this.log(`fcgi-wasm: closed a connection from ${socket.remoteAddress ?? 'a local peer'}: ${error.message}`);
+          this.emit('protocolError', error);
+        },
+        closed: (c) => {
+          this.connections.delete(c);
+          if (this.closing && this.connections.size === 0) this.emit('drained');
+        },
+      },
+      { ...this.options, maxConnections: this.options.maxConnections ?? 1024, overloaded: () => over || this.closing },
+    );
+    this.connections.add(conn);
+    conn.onRequestEnd = () => this.afterRequests(conn);
+    this.emit('connection', socket);
+  }
+
+  private afterRequests(conn: SocketConnection): void {
+    if (this.watched && mtimeOf(this.watched.file) !== this.watched.mtime) {
+      this.log(`fcgi-wasm: ${this.watched.file} changed; exiting after the requests in flight`);
+      this.watched = null;
+      this.close(() => process.exit(0));
+    }
+    if (this.closing && conn.protocol.openRequests === 0) conn.socket.end();
+  }
+
+  private installSignals(): void {
+    const stop = (signal: string): void => {
+      this.log(`fcgi-wasm: ${signal}: finishing ${[...this.connections].reduce((n, c) => n + c.protocol.openRequests, 0)} request(s), then exiting`);
+      this.close(() => process.exit(0));
+    };
+    for (const signal of ['SIGTERM', 'SIGUSR1', 'SIGINT'] as const) process.once(signal, () => stop(signal));
+    // A web server that hung up must never kill us (Node ignores SIGPIPE already; make it explicit).
+    process.on('SIGPIPE', () => {});
+  }
+}
+
+function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+function stdinIsSocket(): boolean {
+  try {
+    return fstatSync(0).isSocket() && !process.env.GATEWAY_INTERFACE;
+  } catch {
+    return false;
+  }
+}
+
+/** 127.0.0.1 and ::ffff:127.0.0.1 are the same peer. */
+export function normalizeAddress(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
+  return address.toLowerCase();
+}
+
+/** A node:http-style FastCGI server: `createServer((req, res) => ...)`. */
+export function createServer(handler: NodeHandler): FcgiServer;
+export function createServer(options: ServerOptions, handler: NodeHandler): FcgiServer;
+export function createServer(a: ServerOptions | NodeHandler, b?: NodeHandler): FcgiServer {
+  const [options, handler] = typeof a === 'function' ? [{}, a] : [a, b!];
+  return new FcgiServer((channel, info) => startNodeRequest(channel, info, handler), options);
+}
+
+export interface ServeOptions extends ServerOptions {
+  /** Where to listen; default: fd 0 if it is a socket, else run once as CGI. */
+  listen?: ListenTarget;
+}
+
+/** A fetch-style FastCGI server, listening at once: `serve((request, info) => new Response('hi'))`. */
+export function serve(handler: FetchHandler, options: ServeOptions = {}): FcgiServer {
+  const server = new FcgiServer((channel, info) => startFetchRequest(channel, info, handler), { handleSignals: true, ...options });
+  return server.listen(options.listen);
+}
