@@ -138,7 +138,6 @@ export class FcgiServer extends EventEmitter {
       socket.destroy();
       return;
     }
-    const over = this.connections.size >= (this.options.maxConnections ?? 1024);
     const conn = new SocketConnection(
       socket,
       {
@@ -155,7 +154,12 @@ export class FcgiServer extends EventEmitter {
           if (this.closing && this.connections.size === 0) this.emit('drained');
         },
       },
-      { ...this.options, maxConnections: this.options.maxConnections ?? 1024, overloaded: () => over || this.closing },
+      {
+        ...this.options,
+        maxConnections: this.options.maxConnections ?? 1024,
+        // asked per request, so a kept connection is served again once the others have gone
+        overloaded: () => this.closing || this.connections.size > (this.options.maxConnections ?? 1024),
+      },
     );
     this.connections.add(conn);
     conn.onRequestEnd = () => this.afterRequests(conn);

@@ -1,0 +1,129 @@
+// Faults on the application side: a web server that vanishes mid-body or mid-response, limits that
+// refuse politely (OVERLOADED, idle timeout), slow readers that do not stall their neighbours, and
+// 10,000 requests without the process growing.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type FcgiServer } from '../../src/server/index.js';
+import { Encoder, RecordType, Role, Flags } from '../../src/codec/index.js';
+import { RawClient, parseCgi } from './raw-client.js';
+
+const servers: FcgiServer[] = [];
+const clients: RawClient[] = [];
+afterEach(async () => {
+  clients.splice(0).forEach((c) => c.close());
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+async function start(server: FcgiServer): Promise<number> {
+  servers.push(server);
+  await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+  return (server.address() as { port: number }).port;
+}
+async function client(port: number): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  clients.push(c);
+  return c;
+}
+const enc = new Encoder();
+const until = async (cond: () => boolean, ms = 3000): Promise<void> => {
+  for (let t = 0; t < ms && !cond(); t += 10) await new Promise((r) => setTimeout(r, 10));
+  expect(cond()).toBe(true);
+};
+
+describe('faults', () => {
+  it('a web server that hangs up mid-body aborts only that request', async () => {
+    const events: string[] = [];
+    const port = await start(
+      createServer((req, res) => {
+        req.on('aborted', () => events.push(`aborted ${req.url}`));
+        req.on('data', () => {});
+        req.on('end', () => res.end('done'));
+      }),
+    );
+    const quitter = await client(port);
+    quitter.write(Buffer.concat([enc.beginRequest(1, Role.RESPONDER, Flags.KEEP_CONN), enc.pairs(1, { REQUEST_URI: '/upload', REQUEST_METHOD: 'POST' }), ...enc.stream(RecordType.STDIN, 1, new Uint8Array(1000))]));
+    await new Promise((r) => setTimeout(r, 50));
+    quitter.close();
+    await until(() => events.length === 1);
+    expect(events).toEqual(['aborted /upload']);
+    const other = await client(port);
+    expect(parseCgi((await other.request(1, { REQUEST_URI: '/x', REQUEST_METHOD: 'POST' }, new Uint8Array(10))).stdout).body).toBe('done');
+  });
+
+  it('a web server that hangs up mid-response closes the response and nothing else', async () => {
+    let closed = false;
+    const port = await start(
+      createServer((req, res) => {
+        if (req.url === '/stream') {
+          const timer = setInterval(() => res.write(Buffer.alloc(64 * 1024, 'y')), 5);
+          res.on('close', () => {
+            closed = true;
+            clearInterval(timer);
+          });
+          return;
+        }
+        res.end('still here');
+      }),
+    );
+    const leaving = await client(port);
+    void leaving.request(1, { REQUEST_URI: '/stream' });
+    await new Promise((r) => setTimeout(r, 100));
+    leaving.close();
+    await until(() => closed);
+    const c = await client(port);
+    expect(parseCgi((await c.request(1, { REQUEST_URI: '/' })).stdout).body).toBe('still here');
+  });
+
+  it('a slow reader does not stall the other requests on its connection', async () => {
+    const port = await start(
+      createServer((req, res) => {
+        if (req.url === '/lazy') return; // never reads its body, never answers
+        res.end(`quick ${req.url}`);
+      }),
+    );
+    const c = await client(port);
+    void c.request(1, { REQUEST_URI: '/lazy', REQUEST_METHOD: 'POST' }, new Uint8Array(300_000));
+    const quick = await Promise.all([2, 3, 4].map((id) => c.request(id, { REQUEST_URI: `/q${id}` })));
+    expect(quick.map((r) => parseCgi(r.stdout).body)).toEqual(['quick /q2', 'quick /q3', 'quick /q4']);
+  });
+
+  it('answers OVERLOADED past maxConnections, and serves again once below', async () => {
+    const port = await start(createServer({ maxConnections: 1 }, (_q, s) => s.end('ok')));
+    const first = await client(port);
+    expect(parseCgi((await first.request(1, { REQUEST_URI: '/' })).stdout).body).toBe('ok');
+    const second = await client(port);
+    const refused = await second.request(1, { REQUEST_URI: '/' });
+    expect(refused.protocolStatus).toBe(2);
+    first.close();
+    await first.closed;
+    await new Promise((r) => setTimeout(r, 50));
+    // the refused connection was kept (KEEP_CONN) and is served now that it is within the limit
+    expect(parseCgi((await second.request(2, { REQUEST_URI: '/' })).stdout).body).toBe('ok');
+  });
+
+  it('closes an idle connection after idleTimeout', async () => {
+    const port = await start(createServer({ idleTimeout: 100 }, (_q, s) => s.end('ok')));
+    const c = await client(port);
+    await c.request(1, { REQUEST_URI: '/' });
+    const t0 = Date.now();
+    await c.closed;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(80);
+  });
+
+  it('serves 10,000 sequential requests on one connection without growing', async () => {
+    const port = await start(createServer((req, res) => res.end(`r ${req.url}`)));
+    const c = await client(port);
+    const run = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const r = await c.request(1, { REQUEST_URI: `/${i}` });
+        if (i % 1000 === 0) expect(parseCgi(r.stdout).body).toBe(`r /${i}`);
+      }
+    };
+    await run(2000); // warm up: JIT, pools
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    await run(10_000);
+    global.gc?.();
+    const grown = process.memoryUsage().rss - before;
+    expect(grown).toBeLessThan(40 << 20);
+  });
+});
