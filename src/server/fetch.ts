@@ -6,7 +6,7 @@ import type { PairList } from '../codec/pairs.js';
 import { Role } from '../codec/constants.js';
 import type { ServerRequestInfo } from '../protocol/server-connection.js';
 import type { RequestChannel, RequestSink } from './socket-connection.js';
-import { headersFromParams } from './node-http.js';
+import { dataLengthMismatch, headersFromParams } from './node-http.js';
 
 export interface FetchInfo {
   requestId: number;
@@ -102,6 +102,7 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
   const method = (params.get('REQUEST_METHOD') ?? 'GET').toUpperCase();
   const body = bodyStream(() => conn.relieve(id));
   const data = info.role === Role.FILTER ? bodyStream(() => {}) : null;
+  let dataBytes = 0;
 
   const fetchInfo: FetchInfo = {
     requestId: id,
@@ -159,7 +160,11 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
       if (body.push(chunk) > conn.maxBodyBuffer) conn.congest(id);
     },
     data(chunk) {
-      data?.push(chunk);
+      if (!data) return;
+      if (chunk.length > 0) dataBytes += chunk.length;
+      const mismatch = chunk.length === 0 ? dataLengthMismatch(params, dataBytes) : null;
+      if (mismatch) data.error(mismatch);
+      else data.push(chunk);
     },
     abort() {
       if (ended) return;

@@ -13,6 +13,7 @@ import type { PairList } from '../codec/pairs.js';
 import type { ServerRequestInfo } from '../protocol/server-connection.js';
 import type { RequestChannel, RequestSink } from './socket-connection.js';
 import { Role } from '../codec/constants.js';
+import { FastCGIError } from '../codec/errors.js';
 
 /** The FastCGI side of a request, as `req.fcgi` (and `res.fcgi`). */
 export interface FcgiRequestContext {
@@ -50,6 +51,13 @@ export function headersFromParams(params: PairList): { headers: IncomingHttpHead
     headers[header] = value;
   }
   return { headers, rawHeaders };
+}
+
+/** Filter role (spec 6.4): the DATA stream must be as long as FCGI_DATA_LENGTH says. */
+export function dataLengthMismatch(params: PairList, received: number): FastCGIError | null {
+  const declared = params.get('FCGI_DATA_LENGTH');
+  if (declared === undefined || Number(declared) === received) return null;
+  return new FastCGIError('DATA_LENGTH_MISMATCH', `FCGI_DATA_LENGTH said ${declared} bytes, the FCGI_DATA stream had ${received}`);
 }
 
 /** The CGI header block for the HTTP/1.1 header block Node wrote. */
@@ -118,7 +126,10 @@ class ResponseSocket extends EventEmitter {
     if (bytes.length > 0 && !this.destroyed) this.conn.stdout(this.id, bytes);
     if (callback) process.nextTick(callback);
     if (this.conn.needDrain) {
-      this.conn.whenDrained(() => this.emit('drain'));
+      // node's http.Server tells the response itself that its socket drained: so do we
+      this.conn.whenDrained(() => {
+        if (this.res && !this.res.writableFinished) this.res.emit('drain');
+      });
       return false;
     }
     return true;
@@ -182,6 +193,7 @@ export function startNodeRequest(conn: RequestChannel, info: ServerRequestInfo, 
   });
   const fcgi: FcgiRequestContext = { requestId: id, role: info.role, params, stderr, appStatus: 0 };
   if (info.role === Role.FILTER) fcgi.data = new Readable({ read() {} });
+  let dataBytes = 0;
   req.fcgi = fcgi;
 
   const res = new ServerResponse(req) as unknown as FcgiServerResponse;
@@ -230,7 +242,16 @@ export function startNodeRequest(conn: RequestChannel, info: ServerRequestInfo, 
       if (req.readableLength > conn.maxBodyBuffer) conn.congest(id);
     },
     data(chunk) {
-      fcgi.data?.push(chunk.length === 0 ? null : chunk);
+      const stream = fcgi.data;
+      if (!stream) return;
+      if (chunk.length > 0) {
+        dataBytes += chunk.length;
+        stream.push(chunk);
+        return;
+      }
+      const mismatch = dataLengthMismatch(params, dataBytes);
+      if (mismatch) stream.destroy(mismatch);
+      else stream.push(null);
     },
     abort() {
       // 'aborted' and 'close' fire, the response is dropped, and END_REQUEST goes out at once

@@ -209,12 +209,17 @@ export function normalizeAddress(address: string): string {
   return address.toLowerCase();
 }
 
-/** A node:http-style FastCGI server: `createServer((req, res) => ...)`. */
-export function createServer(handler: NodeHandler): FcgiServer;
-export function createServer(options: ServerOptions, handler: NodeHandler): FcgiServer;
-export function createServer(a: ServerOptions | NodeHandler, b?: NodeHandler): FcgiServer {
-  const [options, handler] = typeof a === 'function' ? [{}, a] : [a, b!];
-  return new FcgiServer((channel, info) => startNodeRequest(channel, info, handler), options);
+/**
+ * A node:http-style FastCGI server: `createServer((req, res) => ...)`. As with node's http.Server, the
+ * handler is a 'request' listener; `server.on('request', ...)` works too.
+ */
+export function createServer(handler?: NodeHandler): FcgiServer;
+export function createServer(options: ServerOptions, handler?: NodeHandler): FcgiServer;
+export function createServer(a?: ServerOptions | NodeHandler, b?: NodeHandler): FcgiServer {
+  const [options, handler] = typeof a === 'function' ? [{}, a] : [a ?? {}, b];
+  const server: FcgiServer = new FcgiServer((channel, info) => startNodeRequest(channel, info, (req, res) => server.emit('request', req, res)), options);
+  if (handler) server.on('request', handler);
+  return server;
 }
 
 export interface ServeOptions extends ServerOptions {

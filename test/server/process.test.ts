@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RawClient, parseCgi } from './raw-client.js';
-import { freePort } from '../peers/nginx.js';
+import { freePort, startNginx } from '../peers/nginx.js';
+import { createHash } from 'node:crypto';
 
 const APP = fileURLToPath(new URL('../fixtures/apps/app.mjs', import.meta.url));
 const started: ChildProcess[] = [];
@@ -150,4 +151,32 @@ describe('lifecycle', () => {
     expect(child.exitCode).toBeNull();
     good.close();
   });
+});
+
+describe('a 1 GiB request body through nginx', () => {
+  it('is streamed to a hashing handler with the app under 100 MB of RSS', async () => {
+    const { child, port } = await startApp();
+    const nginx = await startNginx(`location /up/ { fastcgi_request_buffering off; fastcgi_pass 127.0.0.1:${port}; }`);
+    try {
+      const chunk = Buffer.alloc(1 << 20);
+      for (let i = 0; i < chunk.length; i += 997) chunk[i] = i & 255;
+      const total = 1024;
+      const expected = createHash('sha256');
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (sent === total) return c.close();
+          sent++;
+          expected.update(chunk);
+          c.enqueue(chunk);
+        },
+      });
+      const r = await fetch(nginx.url('/up/hash'), { method: 'POST', body, duplex: 'half' } as RequestInit);
+      expect(await r.text()).toBe(`${total << 20} ${expected.digest('hex')}`);
+      const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
+      expect(peak).toBeLessThan(100 << 20);
+    } finally {
+      await nginx.stop();
+    }
+  }, 120_000);
 });

@@ -149,6 +149,34 @@ describe('createServer (node:http style)', () => {
   });
 });
 
+describe('the Filter role', () => {
+  it('errors the DATA stream when it is not FCGI_DATA_LENGTH bytes long', async () => {
+    let error: unknown;
+    const port = await listening(
+      createServer((req, res) => {
+        req.fcgi.data!.on('error', (e) => {
+          error = e;
+          res.statusCode = 502;
+          res.end('bad data');
+        });
+        req.fcgi.data!.resume();
+      }),
+    );
+    const c = await client(port);
+    const r = await c.request(1, { FCGI_DATA_LENGTH: '10' }, new Uint8Array(0), { role: Role.FILTER, data: Buffer.from('data') });
+    expect(parseCgi(r.stdout).status).toBe(502);
+    expect(error).toMatchObject({ code: 'DATA_LENGTH_MISMATCH', message: 'FCGI_DATA_LENGTH said 10 bytes, the FCGI_DATA stream had 4' });
+  });
+
+  it('works with server.on("request") like node:http', async () => {
+    const server = createServer();
+    server.on('request', (_req, res) => res.end('via event'));
+    const port = await listening(server);
+    const c = await client(port);
+    expect(parseCgi((await c.request(1, { REQUEST_URI: '/' })).stdout).body).toBe('via event');
+  });
+});
+
 describe('serve (fetch style)', () => {
   it('builds a Request from the params and writes the Response', async () => {
     const server = serve(
