@@ -100,7 +100,8 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
   let ended = false;
   let appStatus = 0;
   const method = (params.get('REQUEST_METHOD') ?? 'GET').toUpperCase();
-  const body = bodyStream(() => conn.relieve(id));
+  // GET and HEAD carry no body: no stream to build (a web stream is costly to create)
+  const body = NO_BODY_METHODS.has(method) ? null : bodyStream(() => conn.relieve(id));
   const data = info.role === Role.FILTER ? bodyStream(() => {}) : null;
   let dataBytes = 0;
 
@@ -129,7 +130,7 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
   const run = async (): Promise<void> => {
     const { headers } = headersFromParams(params);
     const init: RequestInit & { duplex?: 'half' } = { method, headers: headers as Record<string, string>, signal: controller.signal };
-    if (!NO_BODY_METHODS.has(method)) {
+    if (body) {
       init.body = body.stream;
       init.duplex = 'half';
     }
@@ -157,7 +158,7 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
 
   return {
     stdin(chunk) {
-      if (body.push(chunk) > conn.maxBodyBuffer) conn.congest(id);
+      if (body && body.push(chunk) > conn.maxBodyBuffer) conn.congest(id);
     },
     data(chunk) {
       if (!data) return;
@@ -169,7 +170,7 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
     abort() {
       if (ended) return;
       controller.abort(new Error('FastCGI request aborted by the web server'));
-      body.error(new Error('FastCGI request aborted'));
+      body?.error(new Error('FastCGI request aborted'));
       finish();
     },
   };

@@ -183,7 +183,14 @@ export function startNodeRequest(conn: RequestChannel, info: ServerRequestInfo, 
   const { headers, rawHeaders } = headersFromParams(params);
   req.headers = headers;
   req.rawHeaders = rawHeaders;
-  req.params = params.toObject();
+  // the CGI params as a plain object, made on first use (Express replaces req.params with its own)
+  let paramsObject: Record<string, string> | undefined;
+  Object.defineProperty(req, 'params', {
+    configurable: true,
+    enumerable: true,
+    get: () => (paramsObject ??= params.toObject()),
+    set: (value: Record<string, string>) => Object.defineProperty(req, 'params', { value, writable: true, configurable: true, enumerable: true }),
+  });
 
   const stderr = new Writable({
     write(chunk: Buffer, _enc, callback) {
