@@ -3,3 +3,4 @@
 export * from './codec/index.js';
 export * from './streams/index.js';
 export * from './server/index.js';
+export * from './client/index.js';

@@ -11,7 +11,10 @@ export interface CgiHead {
   /** Every header but Status, in order, names as sent (repeated ones kept). */
   headers: [string, string][];
   location: string | undefined;
-  /** RFC 3875 6.2.2: a Location that is a local path with no Status: the gateway re-dispatches it. */
+  /**
+   * A Location that is a local path, with no Status or Status 200: the gateway re-dispatches it (RFC
+   * 3875 6.2.2). Other headers are tolerated, as Apache does: PHP always adds a Content-Type.
+   */
   localRedirect: boolean;
 }
 
@@ -103,7 +106,7 @@ function parseHead(text: string): CgiHead {
     if (lower === 'location') location = value;
     headers.push([name, value]);
   }
-  const localRedirect = status === undefined && location !== undefined && location.startsWith('/') && !location.startsWith('//') && headers.length === 1;
+  const localRedirect = (status === undefined || status === 200) && location !== undefined && location.startsWith('/') && !location.startsWith('//');
   const code = status ?? (location !== undefined ? 302 : 200);
   return { status: code, statusText: statusText || REASONS[code] || '', headers, location, localRedirect };
 }

@@ -143,6 +143,7 @@ describe('CgiResponseParser', () => {
     expect(parse('Location: /other\r\n\r\n')).toMatchObject({ status: 302, localRedirect: true, location: '/other' });
     expect(parse('Location: http://x.test/\r\n\r\n')).toMatchObject({ status: 302, localRedirect: false });
     expect(parse('Status: 301 Moved\r\nLocation: /new\r\n\r\n')).toMatchObject({ status: 301, localRedirect: false });
+    expect(parse('Content-Type: text/html\r\nLocation: /p\r\n\r\n')).toMatchObject({ status: 302, localRedirect: true });
   });
   it('says how many bytes came when the headers never end', () => {
     const p = new CgiResponseParser();

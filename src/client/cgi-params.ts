@@ -1,0 +1,81 @@
+// CGI/1.1 params for a Request (RFC 3875 section 4.1), as nginx's fastcgi_params would send them, with
+// the usual gateway precautions: the script stays inside the document root, no HTTP_PROXY (httpoxy).
+
+import { posix } from 'node:path';
+import { FastCGIError } from '../codec/errors.js';
+
+export interface CgiParamsOptions {
+  /** The document root (DOCUMENT_ROOT); SCRIPT_FILENAME is resolved inside it. */
+  documentRoot: string;
+  /** A fixed script for every request (a front controller), instead of the one the path names. */
+  scriptFilename?: string;
+  /** Appended to a path that ends in '/' (default 'index.php'). */
+  index?: string;
+  /** Where the script name ends in the path, for PATH_INFO (default: after the first '.php'). */
+  scriptPattern?: RegExp;
+  remoteAddress?: string;
+  remotePort?: number;
+  serverAddress?: string;
+  serverSoftware?: string;
+}
+
+/** The path of a URL, percent-decoded and normalised; throws BAD_PATH for NUL or a path leaving the root. */
+export function safePath(pathname: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    throw new FastCGIError('BAD_PATH', `the request path is not valid percent-encoding: ${JSON.stringify(pathname)}`);
+  }
+  if (decoded.includes('\0')) throw new FastCGIError('BAD_PATH', 'the request path contains a NUL byte');
+  if (decoded.includes('\\')) throw new FastCGIError('BAD_PATH', 'the request path contains a backslash');
+  const normalized = posix.normalize(decoded.startsWith('/') ? decoded : `/${decoded}`);
+  if (normalized.split('/').includes('..')) throw new FastCGIError('BAD_PATH', `the request path leaves the document root: ${JSON.stringify(pathname)}`);
+  return normalized;
+}
+
+/** Splits a path into the script and the PATH_INFO after it ('/a.php/x' -> ['/a.php', '/x']). */
+export function splitScript(path: string, pattern = /^(.+?\.php)(\/.*)?$/): [string, string] {
+  const m = pattern.exec(path);
+  return m ? [m[1]!, m[2] ?? ''] : [path, ''];
+}
+
+export function cgiParamsFor(request: Request, contentLength: number, options: CgiParamsOptions): Record<string, string> {
+  const url = new URL(request.url);
+  let path = safePath(url.pathname);
+  if (path.endsWith('/')) path += options.index ?? 'index.php';
+  const [scriptName, pathInfo] = options.scriptFilename ? [path, ''] : splitScript(path, options.scriptPattern);
+  const root = options.documentRoot.replace(/\/+$/, '');
+  const https = url.protocol === 'https:';
+  const params: Record<string, string> = {
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    SERVER_SOFTWARE: options.serverSoftware ?? 'fcgi-wasm',
+    SERVER_PROTOCOL: 'HTTP/1.1',
+    REQUEST_SCHEME: https ? 'https' : 'http',
+    REQUEST_METHOD: request.method,
+    REQUEST_URI: url.pathname + url.search,
+    DOCUMENT_URI: scriptName,
+    QUERY_STRING: url.search.slice(1),
+    SCRIPT_NAME: scriptName,
+    SCRIPT_FILENAME: options.scriptFilename ?? root + scriptName,
+    PATH_INFO: pathInfo,
+    DOCUMENT_ROOT: root,
+    SERVER_NAME: url.hostname,
+    SERVER_PORT: url.port || (https ? '443' : '80'),
+    SERVER_ADDR: options.serverAddress ?? '127.0.0.1',
+    REMOTE_ADDR: options.remoteAddress ?? '127.0.0.1',
+    REMOTE_PORT: String(options.remotePort ?? 0),
+    REDIRECT_STATUS: '200', // php-cgi's force-redirect check; php-fpm ignores it
+    CONTENT_TYPE: request.headers.get('content-type') ?? '',
+    // RFC 3875 4.1.2: the length of the body actually sent, never what the client claimed
+    CONTENT_LENGTH: contentLength > 0 || request.body !== null ? String(contentLength) : '',
+  };
+  if (https) params.HTTPS = 'on';
+  if (pathInfo) params.PATH_TRANSLATED = root + pathInfo;
+  for (const [name, value] of request.headers) {
+    if (name === 'content-type' || name === 'content-length') continue;
+    if (name === 'proxy') continue; // httpoxy: a client must not set HTTP_PROXY for the app
+    params[`HTTP_${name.toUpperCase().replace(/-/g, '_')}`] = value;
+  }
+  return params;
+}

@@ -1,0 +1,312 @@
+// Client: talk to php-fpm or any FastCGI app. `request()` streams both ways at the FastCGI level;
+// `call()` collects a whole reply; `fetch()` speaks Request/Response with CGI/1.1 params and parses the
+// CGI response (Status, Location, local redirects).
+
+import { Pool, type PoolOptions, type PooledConnection, type RequestEvents } from './pool.js';
+import { FastCGIError } from '../codec/errors.js';
+import { ProtocolStatus, Role } from '../codec/constants.js';
+import type { Pairs } from '../codec/encoder.js';
+import { CgiResponseParser } from '../protocol/cgi-response.js';
+import { cgiParamsFor, type CgiParamsOptions } from './cgi-params.js';
+
+export type Body = Uint8Array | string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+export interface ClientOptions extends PoolOptions {
+  /** Time limits in ms (0 = none): until the first reply byte, between reply bytes, for the whole request. */
+  timeouts?: { firstByte?: number; idle?: number; total?: number };
+}
+
+export interface RequestOptions {
+  params: Pairs;
+  body?: Body;
+  /** Filter role: the file to filter (FCGI_DATA). */
+  data?: Body;
+  role?: number;
+  signal?: AbortSignal;
+}
+
+export interface FcgiReply {
+  requestId: number;
+  /** The raw CGI response (headers included), as it arrives. */
+  stdout: ReadableStream<Uint8Array>;
+  /** What the app wrote to FCGI_STDERR, as it arrives. */
+  stderr: ReadableStream<Uint8Array>;
+  /** END_REQUEST: resolves with the app status; rejects on failure, or a protocol status other than REQUEST_COMPLETE. */
+  done: Promise<{ appStatus: number }>;
+}
+
+export interface CollectedReply {
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  appStatus: number;
+}
+
+export interface FetchOptions extends CgiParamsOptions {
+  /** More params, added last (they win). */
+  params?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+const STATUS_ERRORS: Record<number, [string, string]> = {
+  [ProtocolStatus.CANT_MPX_CONN]: ['CANT_MPX_CONN', 'the app cannot take another request on this connection (FCGI_CANT_MPX_CONN)'],
+  [ProtocolStatus.OVERLOADED]: ['OVERLOADED', 'the app is overloaded (FCGI_OVERLOADED)'],
+  [ProtocolStatus.UNKNOWN_ROLE]: ['UNKNOWN_ROLE', 'the app does not play this role (FCGI_UNKNOWN_ROLE)'],
+};
+
+export class Client {
+  readonly options: ClientOptions;
+  private readonly pool: Pool;
+
+  constructor(options: ClientOptions) {
+    this.options = options;
+    this.pool = new Pool(options);
+  }
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.pool.size;
+  }
+
+  /**
+   * Starts a request; the reply streams in. (call() and fetch() also retry, once, a request that a kept
+   * connection lost before any reply: php-fpm closes connections after pm.max_requests.)
+   */
+  async request(options: RequestOptions): Promise<FcgiReply> {
+    const reply = await this.open(options, false);
+    return reply;
+  }
+
+  private async open(options: RequestOptions, canRetry: boolean): Promise<FcgiReply> {
+    options.signal?.throwIfAborted();
+    const conn = await this.pool.acquire();
+    const replayable = options.body === undefined || typeof options.body === 'string' || options.body instanceof Uint8Array;
+    return this.start(conn, options, canRetry && replayable);
+  }
+
+  /** A whole reply: stdout, stderr and the app status. */
+  async call(options: RequestOptions): Promise<CollectedReply> {
+    for (let attempt = 0; ; attempt++) {
+      const reply = await this.open(options, attempt === 0);
+      try {
+        const [stdout, stderr, { appStatus }] = await Promise.all([collect(reply.stdout), collect(reply.stderr), reply.done]);
+        return { stdout, stderr, appStatus };
+      } catch (e) {
+        if (e instanceof RetryError && attempt === 0) continue;
+        throw e instanceof RetryError ? e.cause : e;
+      }
+    }
+  }
+
+  /**
+   * A Request answered by the app as a Response: CGI/1.1 params from the request (RFC 3875), the
+   * CGI response parsed. Local redirects (a bare `Location: /path`) are followed, at most 10.
+   */
+  async fetch(input: Request | string | URL, options: FetchOptions): Promise<Response> {
+    let request = input instanceof Request ? input : new Request(input);
+    let retried = false;
+    for (let hops = 0; ; hops++) {
+      // buffered, so that CONTENT_LENGTH is the bytes sent and a lost kept connection can be retried
+      const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer());
+      const params = { ...cgiParamsFor(request, body?.length ?? 0, options), ...options.params };
+      const reply = await this.open({ params, body, signal: options.signal ?? request.signal }, !retried);
+      const started = await this.readHead(reply).catch((e: unknown) => {
+        if (e instanceof RetryError && !retried) return null;
+        throw e instanceof RetryError ? e.cause : e;
+      });
+      if (started === null) {
+        retried = true;
+        hops--;
+        request = new Request(request.url, { method: request.method, headers: request.headers, body });
+        continue;
+      }
+      const { first, reader, done } = started;
+      const head = first.head!;
+      if (head.localRedirect && hops < 10) {
+        void reader.cancel();
+        request = new Request(new URL(head.location!, request.url), { method: 'GET', headers: request.headers });
+        continue;
+      }
+      const rest = first.body;
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          if (rest.length > 0) c.enqueue(rest);
+        },
+        async pull(c) {
+          const { value, done: ended } = await reader.read();
+          if (ended) {
+            const failure = await done;
+            if (failure instanceof Error) c.error(failure);
+            else c.close();
+          } else c.enqueue(value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+      const headers = new Headers();
+      for (const [name, value] of head.headers) headers.append(name, value);
+      const nullBody = head.status === 204 || head.status === 304 || request.method === 'HEAD';
+      if (nullBody) void stream.cancel();
+      return new Response(nullBody ? null : stream, { status: head.status, statusText: head.statusText, headers });
+    }
+  }
+
+  /** Reads the CGI head of a reply; the reader then holds the rest of the body. */
+  private async readHead(reply: FcgiReply) {
+    const parser = new CgiResponseParser();
+    const reader = reply.stdout.getReader();
+    const done = reply.done.catch((e: unknown) => e as Error);
+    for (;;) {
+      const { value, done: ended } = await reader.read().catch(async (e: unknown) => {
+        throw (await done) ?? e;
+      });
+      if (ended) {
+        const failure = await done;
+        if (failure instanceof Error) throw failure;
+        parser.end(); // throws INCOMPLETE_HEADERS
+      } else {
+        const first = parser.push(value);
+        if (first) return { first, reader, done };
+      }
+    }
+  }
+
+  /** Authorizer role: allowed when the app answers 200; its `Variable-*` headers come back as variables. */
+  async authorize(options: Omit<RequestOptions, 'role' | 'body' | 'data'>): Promise<{ allowed: boolean; status: number; variables: Record<string, string>; headers: [string, string][]; body: Uint8Array }> {
+    const reply = await this.call({ ...options, role: Role.AUTHORIZER });
+    const parser = new CgiResponseParser();
+    const r = parser.push(reply.stdout);
+    if (!r) parser.end();
+    const head = r!.head!;
+    const variables: Record<string, string> = {};
+    for (const [name, value] of head.headers) if (/^variable-/i.test(name)) variables[name.slice(9)] = value;
+    return { allowed: head.status === 200, status: head.status, variables, headers: head.headers, body: r!.body };
+  }
+
+  /** Filter role: `data` is the file to filter. */
+  filter(options: Omit<RequestOptions, 'role'> & { data: Body }): Promise<CollectedReply> {
+    return this.call({ ...options, role: Role.FILTER });
+  }
+
+  close(): void {
+    this.pool.close();
+  }
+
+  private start(conn: PooledConnection, options: RequestOptions, canRetry: boolean): FcgiReply {
+    const timeouts = this.options.timeouts ?? {};
+    let stdoutC!: ReadableStreamDefaultController<Uint8Array>;
+    let stderrC!: ReadableStreamDefaultController<Uint8Array>;
+    const stdout = new ReadableStream<Uint8Array>({ start: (c) => void (stdoutC = c) });
+    const stderr = new ReadableStream<Uint8Array>({ start: (c) => void (stderrC = c) });
+    let settle!: { resolve: (v: { appStatus: number }) => void; reject: (e: unknown) => void };
+    const done = new Promise<{ appStatus: number }>((resolve, reject) => (settle = { resolve, reject }));
+    let finished = false;
+    let id = 0;
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    let idleTimer: ReturnType<typeof setTimeout> | null = null;
+
+    const finish = (error: unknown | null, appStatus = 0): void => {
+      if (finished) return;
+      finished = true;
+      for (const t of timers) clearTimeout(t);
+      if (idleTimer) clearTimeout(idleTimer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (error === null) {
+        stdoutC.close();
+        stderrC.close();
+        settle.resolve({ appStatus });
+      } else {
+        stdoutC.error(error);
+        stderrC.error(error);
+        settle.reject(error);
+      }
+    };
+    const giveUp = (error: Error): void => {
+      if (finished) return;
+      conn.cancel(id);
+      finish(error);
+    };
+    const touched = (): void => {
+      if (!timeouts.idle) return;
+      if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => giveUp(new FastCGIError('TIMEOUT_IDLE', `the FastCGI app sent nothing for ${timeouts.idle} ms`)), timeouts.idle);
+    };
+    let answered = false;
+    const firstByte = (): void => {
+      if (answered) return;
+      answered = true;
+      if (timers[0] && timeouts.firstByte) clearTimeout(timers[0]);
+    };
+
+    const events: RequestEvents = {
+      stdout: (_id, chunk) => {
+        firstByte();
+        touched();
+        stdoutC.enqueue(chunk.slice());
+      },
+      stderr: (_id, chunk) => {
+        firstByte();
+        touched();
+        stderrC.enqueue(chunk.slice());
+      },
+      end: (appStatus, protocolStatus) => {
+        if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) return finish(null, appStatus);
+        const [code, message] = STATUS_ERRORS[protocolStatus] ?? ['PROTOCOL_STATUS', `the app ended the request with protocol status ${protocolStatus}`];
+        finish(new FastCGIError(code, message));
+      },
+      fail: (error, retryable) => finish(retryable && canRetry ? new RetryError(error) : error),
+    };
+    const onAbort = (): void => giveUp(options.signal!.reason instanceof Error ? options.signal!.reason : new FastCGIError('ABORTED', 'the request was aborted'));
+
+    id = conn.begin(events, (c) => c.begin(options.params, { role: options.role, keepConn: this.options.keepAlive !== false }));
+    if (timeouts.firstByte) timers[0] = setTimeout(() => giveUp(new FastCGIError('TIMEOUT_FIRST_BYTE', `the FastCGI app did not answer within ${timeouts.firstByte} ms`)), timeouts.firstByte);
+    if (timeouts.total) timers.push(setTimeout(() => giveUp(new FastCGIError('TIMEOUT_TOTAL', `the FastCGI request took longer than ${timeouts.total} ms`)), timeouts.total));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    void this.send(conn, id, options).catch((e: unknown) => giveUp(e instanceof Error ? e : new Error(String(e))));
+    return { requestId: id, stdout, stderr, done };
+  }
+
+  /** Streams the body (then DATA for filters) with backpressure; always ends STDIN. */
+  private async send(conn: PooledConnection, id: number, options: RequestOptions): Promise<void> {
+    await stream(conn, options.body, (chunk, end) => conn.conn.stdin(id, chunk, end));
+    if (options.role === Role.FILTER) await stream(conn, options.data, (chunk, end) => conn.conn.data(id, chunk, end));
+  }
+}
+
+/** The connection closed under a request that may be sent again. */
+class RetryError extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+  }
+}
+
+const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+async function stream(conn: PooledConnection, body: Body | undefined, write: (chunk: Uint8Array, end: boolean) => void): Promise<void> {
+  if (body === undefined) return write(EMPTY, true);
+  if (typeof body === 'string') return write(utf8.encode(body), true);
+  if (body instanceof Uint8Array) return write(body, true);
+  const iterable: AsyncIterable<Uint8Array> = body instanceof ReadableStream ? (body as unknown as AsyncIterable<Uint8Array>) : body;
+  for await (const chunk of iterable) {
+    if (conn.closed) return;
+    write(typeof chunk === 'string' ? utf8.encode(chunk) : chunk, false);
+    if (conn.socket.writableNeedDrain) await new Promise((r) => conn.socket.once('drain', r));
+  }
+  write(EMPTY, true);
+}
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const c of stream as unknown as AsyncIterable<Uint8Array>) {
+    parts.push(c);
+    size += c.length;
+  }
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,5 @@
+// The client side: talk to php-fpm or any FastCGI app.
+export { Client } from './client.js';
+export type { ClientOptions, RequestOptions, FcgiReply, CollectedReply, FetchOptions, Body } from './client.js';
+export { cgiParamsFor, safePath, splitScript } from './cgi-params.js';
+export type { CgiParamsOptions } from './cgi-params.js';

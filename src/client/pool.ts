@@ -1,0 +1,229 @@
+// Connections to one FastCGI app: a pool over TCP or a Unix socket with keep-alive, a limit, idle
+// expiry, and multiplexing once the app says FCGI_MPXS_CONNS=1 (asked with GET_VALUES on each new
+// connection, never waited for: fcgi2 does not answer, so requests start at one per connection).
+
+import { connect, type Socket } from 'node:net';
+import { ClientConnection, type ClientConnectionHandler } from '../protocol/client-connection.js';
+import { FastCGIError } from '../codec/errors.js';
+
+export interface PoolOptions {
+  /** 'host:port', '[v6]:port', a Unix socket path, or 'unix:/path'. */
+  address: string;
+  /** Connections at most. Default 16. */
+  maxConnections?: number;
+  /** Keep connections open between requests (FCGI_KEEP_CONN). Default true. */
+  keepAlive?: boolean;
+  /** Close a pooled connection idle this long (ms). Default 30000. */
+  idleTimeout?: number;
+  /** Give up connecting after this long (ms). Default 5000. */
+  connectTimeout?: number;
+  /** Multiplex when the app allows it ('auto', asked with GET_VALUES), always (true) or never. Default 'auto'. */
+  multiplex?: boolean | 'auto';
+}
+
+/** Per-request callbacks a pooled connection routes the app's records to. */
+export type RequestEvents = Pick<ClientConnectionHandler, 'stdout' | 'stderr'> & {
+  end(appStatus: number, protocolStatus: number): void;
+  /** The connection failed or closed under the request; `retryable` when nothing of it had come back. */
+  fail(error: Error, retryable: boolean): void;
+};
+
+export class PooledConnection {
+  readonly socket: Socket;
+  readonly conn: ClientConnection;
+  /** Requests this connection may carry at once (1 until the app says it multiplexes). */
+  capacity = 1;
+  /** Requests it has carried (a reused connection may have been closed by the app meanwhile). */
+  served = 0;
+  closed = false;
+  idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly requests = new Map<number, { events: RequestEvents; answered: boolean }>();
+  private readonly pool: Pool;
+
+  constructor(pool: Pool, socket: Socket) {
+    this.pool = pool;
+    this.socket = socket;
+    socket.setNoDelay(true);
+    this.conn = new ClientConnection({
+      write: (parts) => {
+        if (parts.length > 1) socket.cork();
+        for (const p of parts) socket.write(p);
+        if (parts.length > 1) socket.uncork();
+      },
+      close: (error) => {
+        this.shut(error ?? new FastCGIError('BACKEND_CLOSED', 'the FastCGI app closed the connection'));
+        socket.destroy();
+      },
+      stdout: (id, chunk) => this.route(id, (r) => r.events.stdout(id, chunk)),
+      stderr: (id, chunk) => this.route(id, (r) => r.events.stderr(id, chunk)),
+      end: (id, appStatus, protocolStatus) => {
+        const r = this.requests.get(id);
+        this.requests.delete(id);
+        r?.events.end(appStatus, protocolStatus);
+        this.pool.released(this);
+      },
+      values: (pairs) => {
+        if (pool.options.multiplex !== 'auto' && pool.options.multiplex !== undefined) return;
+        if (pairs.get('FCGI_MPXS_CONNS') === '1') this.capacity = Math.max(1, Number(pairs.get('FCGI_MAX_REQS')) || 100);
+        pool.learned(this.capacity);
+      },
+    });
+    socket.on('data', (chunk) => this.conn.receive(chunk));
+    socket.on('end', () => this.conn.receiveEnd());
+    socket.on('error', (err) => this.shut(new FastCGIError('BACKEND_ERROR', `FastCGI connection to ${pool.options.address} failed: ${err.message}`)));
+    socket.on('close', () => this.shut(new FastCGIError('BACKEND_CLOSED', 'the FastCGI app closed the connection')));
+  }
+
+  get active(): number {
+    return this.requests.size;
+  }
+
+  /** Starts a request on this connection. */
+  begin(events: RequestEvents, start: (conn: ClientConnection) => number): number {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const id = start(this.conn);
+    this.requests.set(id, { events, answered: false });
+    this.served++;
+    return id;
+  }
+
+  /** Drops a request whose caller gave up (the connection is closed unless it multiplexes). */
+  cancel(id: number): void {
+    if (!this.requests.has(id)) return;
+    if (this.capacity > 1) this.conn.abort(id);
+    else this.socket.destroy();
+  }
+
+  private route(id: number, fn: (r: { events: RequestEvents; answered: boolean }) => void): void {
+    const r = this.requests.get(id);
+    if (!r) return;
+    r.answered = true;
+    fn(r);
+  }
+
+  private shut(error: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const requests = [...this.requests.values()];
+    this.requests.clear();
+    // a kept connection the app had closed before answering (php-fpm after pm.max_requests): retry
+    for (const r of requests) r.events.fail(error, !r.answered && this.served > requests.length);
+    this.pool.removed(this);
+  }
+}
+
+export class Pool {
+  readonly options: PoolOptions;
+  private readonly connections = new Set<PooledConnection>();
+  private connecting = 0;
+  private readonly waiting: ((c: PooledConnection | Error) => void)[] = [];
+  /** Requests per connection the app accepts, once it said so. */
+  private capacity = 1;
+  private closedPool = false;
+
+  constructor(options: PoolOptions) {
+    this.options = options;
+    if (options.multiplex === true) this.capacity = 100;
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** A connection with room for one more request: an idle one, a new one, or the next one freed. */
+  acquire(): Promise<PooledConnection> {
+    if (this.closedPool) return Promise.reject(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
+    for (const c of this.connections) if (!c.closed && c.active < c.capacity) return Promise.resolve(c);
+    if (this.connections.size + this.connecting < (this.options.maxConnections ?? 16)) return this.open();
+    return new Promise((resolve, reject) => this.waiting.push((c) => (c instanceof Error ? reject(c) : resolve(c))));
+  }
+
+  private open(): Promise<PooledConnection> {
+    this.connecting++;
+    return new Promise((resolve, reject) => {
+      const socket = connectTo(this.options.address);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        done(new FastCGIError('CONNECT_TIMEOUT', `connecting to ${this.options.address} took longer than ${this.options.connectTimeout ?? 5000} ms`));
+      }, this.options.connectTimeout ?? 5000);
+      const done = (result: PooledConnection | Error): void => {
+        clearTimeout(timer);
+        this.connecting--;
+        if (result instanceof Error) {
+          reject(result);
+          this.wakeWithError(result);
+        } else resolve(result);
+      };
+      socket.once('error', (err) => done(new FastCGIError('CONNECT_FAILED', `cannot connect to the FastCGI app at ${this.options.address}: ${err.message}`)));
+      socket.once('connect', () => {
+        socket.removeAllListeners('error');
+        const c = new PooledConnection(this, socket);
+        c.capacity = this.capacity;
+        this.connections.add(c);
+        if ((this.options.multiplex ?? 'auto') === 'auto') c.conn.getValues();
+        done(c);
+      });
+    });
+  }
+
+  /** A request ended on `c`: keep it for the next one, or close it. */
+  released(c: PooledConnection): void {
+    if (c.closed) return;
+    if (this.waiting.length > 0 && c.active < c.capacity) {
+      this.waiting.shift()!(c);
+      return;
+    }
+    if (c.active > 0) return;
+    if (this.options.keepAlive === false) {
+      c.socket.end();
+      return;
+    }
+    const idle = this.options.idleTimeout ?? 30_000;
+    if (idle > 0) {
+      c.idleTimer = setTimeout(() => c.socket.end(), idle);
+      c.idleTimer.unref?.();
+    }
+  }
+
+  /** The app answered GET_VALUES: apply its capacity to every connection. */
+  learned(capacity: number): void {
+    this.capacity = capacity;
+    for (const c of this.connections) c.capacity = capacity;
+    while (this.waiting.length > 0) {
+      const free = [...this.connections].find((c) => !c.closed && c.active < c.capacity);
+      if (!free) break;
+      this.waiting.shift()!(free);
+    }
+  }
+
+  removed(c: PooledConnection): void {
+    this.connections.delete(c);
+    // someone waiting gets a fresh connection in its place
+    if (this.waiting.length > 0 && !this.closedPool) {
+      const next = this.waiting.shift()!;
+      this.open().then(next, next);
+    }
+  }
+
+  private wakeWithError(err: Error): void {
+    // callers waiting for a connection that could not be made hear about it rather than hang
+    if (this.connections.size === 0) for (const w of this.waiting.splice(0)) w(err);
+  }
+
+  close(): void {
+    this.closedPool = true;
+    for (const w of this.waiting.splice(0)) w(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
+    for (const c of this.connections) c.socket.destroy();
+  }
+}
+
+/** A socket to 'host:port', '[v6]:port', 'unix:/path' or '/path'. */
+export function connectTo(address: string): Socket {
+  if (address.startsWith('unix:')) return connect(address.slice(5));
+  if (address.startsWith('/') || address.startsWith('.')) return connect(address);
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
+  if (!m) throw new FastCGIError('BAD_ADDRESS', `a FastCGI address is host:port, [v6]:port or a socket path, got ${JSON.stringify(address)}`);
+  return connect(Number(m[2]), m[1]);
+}

@@ -1,0 +1,193 @@
+// The Client against real apps: php-fpm (Debian) and our own server (multiplexed), and the faults a
+// client must survive: the app down, killed mid-response, silent; pool limits; aborts.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createServer as createNetServer } from 'node:net';
+import { Client, createServer, type FcgiServer } from '../../src/index.js';
+import { startPhpFpm, type PhpFpm } from '../peers/php-fpm.js';
+import { freePort } from '../peers/nginx.js';
+
+const DOCROOT = fileURLToPath(new URL('../fixtures/php', import.meta.url));
+const text = (b: Uint8Array) => Buffer.from(b).toString('latin1');
+
+let php: PhpFpm;
+let ours: FcgiServer;
+let oursAddress: string;
+let concurrentPeak = 0;
+
+beforeAll(async () => {
+  php = await startPhpFpm({ children: 2, maxRequests: 5 });
+  let inFlight = 0;
+  ours = createServer((req, res) => {
+    inFlight++;
+    concurrentPeak = Math.max(concurrentPeak, inFlight);
+    const delay = Number(new URL(req.url!, 'http://x').searchParams.get('ms') ?? 0);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () =>
+      setTimeout(() => {
+        inFlight--;
+        req.fcgi.stderr.write(`log ${req.url}\n`);
+        req.fcgi.appStatus = 7;
+        res.end(`${req.url} ${Buffer.concat(chunks).length}`);
+      }, delay),
+    );
+  });
+  await new Promise<void>((r) => ours.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+  oursAddress = `127.0.0.1:${(ours.address() as { port: number }).port}`;
+});
+afterAll(async () => {
+  await php?.stop();
+  await new Promise((r) => ours.close(r));
+});
+
+describe('Client with php-fpm', () => {
+  const client = () => new Client({ address: php.address, maxConnections: 2 });
+
+  it('GET: CGI params built from the Request', async () => {
+    const c = client();
+    const res = await c.fetch(new Request('http://site.test/index.php/extra/info?a=1&b=two', { headers: { 'user-agent': 'vitest', proxy: 'http://evil' } }), { documentRoot: DOCROOT });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toMatchObject({ method: 'GET', uri: '/index.php/extra/info?a=1&b=two', script: `${DOCROOT}/index.php`, path_info: '/extra/info', query: { a: '1', b: 'two' }, proxy: null, agent: 'vitest' });
+    c.close();
+  });
+
+  it('POST of 10 MiB arrives whole with CONTENT_LENGTH equal to the bytes sent', async () => {
+    const c = client();
+    const body = Buffer.alloc(10 << 20);
+    for (let i = 0; i < body.length; i += 7) body[i] = i & 255;
+    const res = await c.fetch(new Request('http://site.test/post.php', { method: 'POST', body }), { documentRoot: DOCROOT });
+    expect(await res.text()).toBe(`${body.length} ${createHash('md5').update(body).digest('hex')} ${body.length}`);
+    c.close();
+  });
+
+  it('uploads a multipart file', async () => {
+    const c = client();
+    const form = new FormData();
+    form.append('doc', new Blob([Buffer.alloc(123_456, 'z')]), 'a.bin');
+    const res = await c.fetch(new Request('http://site.test/post.php', { method: 'POST', body: form }), { documentRoot: DOCROOT });
+    expect(await res.text()).toContain('file doc a.bin 123456');
+    c.close();
+  });
+
+  it('follows a local redirect and returns a client redirect as 302', async () => {
+    const c = client();
+    const local = await c.fetch('http://site.test/redirect.php?to=local', { documentRoot: DOCROOT });
+    expect(local.status).toBe(200);
+    expect(await local.json()).toMatchObject({ uri: '/index.php?from=redirect' });
+    const away = await c.fetch('http://site.test/redirect.php', { documentRoot: DOCROOT });
+    expect(away.status).toBe(302);
+    expect(away.headers.get('location')).toBe('http://example.test/elsewhere');
+    c.close();
+  });
+
+  it('passes a 404 and repeated headers through', async () => {
+    const c = client();
+    const res = await c.fetch('http://site.test/missing.php', { documentRoot: DOCROOT });
+    expect(res.status).toBe(404);
+    expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    expect(await res.text()).toBe('not found\n');
+    c.close();
+  });
+
+  it('collects stderr (php-fpm sends no stream terminators)', async () => {
+    const c = client();
+    const r = await c.call({ params: { SCRIPT_FILENAME: `${DOCROOT}/stderr.php`, REQUEST_METHOD: 'GET' } });
+    expect(text(r.stderr)).toContain('hello-stderr');
+    expect(text(r.stdout)).toMatch(/\r\n\r\nok$/);
+    c.close();
+  });
+
+  it('reconnects when php-fpm closes kept connections after pm.max_requests', async () => {
+    const c = new Client({ address: php.address, maxConnections: 1 });
+    const pids = new Set<number>();
+    for (let i = 0; i < 23; i++) {
+      const res = await c.fetch(`http://site.test/index.php?i=${i}`, { documentRoot: DOCROOT });
+      expect(res.status).toBe(200);
+      pids.add(((await res.json()) as { pid: number }).pid);
+    }
+    expect(pids.size).toBeGreaterThan(2); // workers were recycled every 5 requests
+    c.close();
+  });
+});
+
+describe('Client with our own server', () => {
+  it('multiplexes once the app says FCGI_MPXS_CONNS=1', async () => {
+    const c = new Client({ address: oursAddress, maxConnections: 1 });
+    await c.call({ params: { REQUEST_URI: '/warm' } }); // the GET_VALUES answer arrives meanwhile
+    concurrentPeak = 0;
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => c.call({ params: { REQUEST_URI: `/m${i}?ms=50` }, body: Buffer.alloc(i * 1000) })));
+    replies.forEach((r, i) => {
+      expect(text(r.stdout)).toMatch(new RegExp(`\\r\\n\\r\\n/m${i}\\?ms=50 ${i * 1000}$`));
+      expect(text(r.stderr)).toBe(`log /m${i}?ms=50\n`);
+      expect(r.appStatus).toBe(7);
+    });
+    expect(c.connections).toBe(1);
+    expect(concurrentPeak).toBeGreaterThan(1);
+    c.close();
+  });
+
+  it('streams a request body from a ReadableStream', async () => {
+    const c = new Client({ address: oursAddress });
+    let n = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(ctl) {
+        if (n++ === 50) return ctl.close();
+        ctl.enqueue(new Uint8Array(10_000));
+      },
+    });
+    const r = await c.call({ params: { REQUEST_URI: '/s' }, body });
+    expect(text(r.stdout)).toMatch(/ 500000$/);
+    c.close();
+  });
+});
+
+describe('Client faults', () => {
+  it('says CONNECT_FAILED when nothing listens', async () => {
+    const c = new Client({ address: `127.0.0.1:${await freePort()}` });
+    await expect(c.call({ params: {} })).rejects.toMatchObject({ code: 'CONNECT_FAILED' });
+    c.close();
+  });
+
+  it('times out an app that never answers, and the pool recovers', async () => {
+    const silent = createNetServer((s) => s.on('data', () => {}));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const c = new Client({ address: `127.0.0.1:${(silent.address() as { port: number }).port}`, maxConnections: 1, multiplex: false, timeouts: { firstByte: 200 } });
+    await expect(c.call({ params: {} })).rejects.toMatchObject({ code: 'TIMEOUT_FIRST_BYTE' });
+    await expect(c.call({ params: {} })).rejects.toMatchObject({ code: 'TIMEOUT_FIRST_BYTE' }); // a new connection, not a hang
+    c.close();
+    silent.close();
+  });
+
+  it('reports an app killed mid-response as BACKEND_CLOSED', async () => {
+    const dying = createNetServer((s) => s.once('data', () => s.end(Buffer.from('01060001000500006869', 'hex'))));
+    await new Promise<void>((r) => dying.listen(0, '127.0.0.1', () => r()));
+    const c = new Client({ address: `127.0.0.1:${(dying.address() as { port: number }).port}`, multiplex: false });
+    await expect(c.call({ params: {} })).rejects.toMatchObject({ code: expect.stringMatching(/BACKEND_CLOSED|TRUNCATED_CONTENT/) });
+    c.close();
+    dying.close();
+  });
+
+  it('aborts with the AbortSignal, and queues past maxConnections', async () => {
+    const c = new Client({ address: oursAddress, maxConnections: 1, multiplex: false });
+    const ac = new AbortController();
+    const slow = c.call({ params: { REQUEST_URI: '/a?ms=2000' }, signal: ac.signal });
+    const queued = c.call({ params: { REQUEST_URI: '/b' } });
+    setTimeout(() => ac.abort(), 50);
+    await expect(slow).rejects.toMatchObject({ name: 'AbortError' });
+    expect(text((await queued).stdout)).toMatch(/\/b 0$/);
+    c.close();
+  });
+
+  it('turns OVERLOADED into a typed error', async () => {
+    const busy = createServer({ maxConnections: 0 }, (_q, s) => s.end());
+    await new Promise<void>((r) => busy.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+    const c = new Client({ address: `127.0.0.1:${(busy.address() as { port: number }).port}` });
+    await expect(c.call({ params: {} })).rejects.toMatchObject({ code: 'OVERLOADED' });
+    c.close();
+    await new Promise((r) => busy.close(r));
+  });
+});
