@@ -45,6 +45,8 @@ export interface FetchOptions extends CgiParamsOptions {
   /** More params, added last (they win). */
   params?: Record<string, string>;
   signal?: AbortSignal;
+  /** A body without Content-Length is buffered to learn its length: at most this many bytes (BODY_TOO_LARGE). Default 64 MiB. */
+  maxBufferedBody?: number;
 }
 
 const STATUS_ERRORS: Record<number, [string, string]> = {
@@ -105,9 +107,23 @@ export class Client {
     let request = input instanceof Request ? input : new Request(input);
     let retried = false;
     for (let hops = 0; ; hops++) {
-      // buffered, so that CONTENT_LENGTH is the bytes sent and a lost kept connection can be retried
-      const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer());
-      const params = { ...cgiParamsFor(request, body?.length ?? 0, options), ...options.params };
+      // With a Content-Length the body streams through (and must be exactly that long); without one it
+      // is buffered, up to maxBufferedBody, so that CONTENT_LENGTH is the bytes sent. A buffered body
+      // can be sent again when a kept connection was lost.
+      const declared = request.headers.get('content-length');
+      let body: Body | undefined;
+      let length = 0;
+      if (request.body === null) body = undefined;
+      else if (declared !== null && /^\d+$/.test(declared)) {
+        length = Number(declared);
+        body = exactly(request.body, length);
+        retried = true;
+      } else {
+        const bytes = await bufferBody(request.body, options.maxBufferedBody ?? 64 << 20);
+        body = bytes;
+        length = bytes.length;
+      }
+      const params = { ...cgiParamsFor(request, length, options), ...options.params };
       const reply = await this.open({ params, body, signal: options.signal ?? request.signal }, !retried);
       const started = await this.readHead(reply).catch((e: unknown) => {
         if (e instanceof RetryError && !retried) return null;
@@ -116,7 +132,7 @@ export class Client {
       if (started === null) {
         retried = true;
         hops--;
-        request = new Request(request.url, { method: request.method, headers: request.headers, body });
+        request = new Request(request.url, { method: request.method, headers: request.headers, body: body as Uint8Array<ArrayBuffer> | undefined });
         continue;
       }
       const { first, reader, done } = started;
@@ -295,13 +311,29 @@ async function stream(conn: PooledConnection, body: Body | undefined, write: (ch
   write(EMPTY, true);
 }
 
-async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+/** The body, checked to be exactly `length` bytes (CONTENT_LENGTH must be the bytes actually sent). */
+async function* exactly(body: ReadableStream<Uint8Array>, length: number): AsyncGenerator<Uint8Array> {
+  let sent = 0;
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    sent += chunk.length;
+    if (sent > length) throw new FastCGIError('CONTENT_LENGTH_MISMATCH', `the request body is longer than its Content-Length ${length}`);
+    yield chunk;
+  }
+  if (sent !== length) throw new FastCGIError('CONTENT_LENGTH_MISMATCH', `the request body ended after ${sent} of its Content-Length ${length} bytes`);
+}
+
+async function bufferBody(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let size = 0;
-  for await (const c of stream as unknown as AsyncIterable<Uint8Array>) {
-    parts.push(c);
-    size += c.length;
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > limit) throw new FastCGIError('BODY_TOO_LARGE', `a request body without Content-Length is buffered, and this one passed ${limit} bytes`);
+    parts.push(chunk);
   }
+  return concatBytes(parts, size);
+}
+
+function concatBytes(parts: Uint8Array[], size: number): Uint8Array {
   const out = new Uint8Array(size);
   let o = 0;
   for (const p of parts) {
@@ -309,4 +341,14 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
     o += p.length;
   }
   return out;
+}
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const c of stream as unknown as AsyncIterable<Uint8Array>) {
+    parts.push(c);
+    size += c.length;
+  }
+  return concatBytes(parts, size);
 }

@@ -3,3 +3,5 @@ export { Client } from './client.js';
 export type { ClientOptions, RequestOptions, FcgiReply, CollectedReply, FetchOptions, Body } from './client.js';
 export { cgiParamsFor, safePath, splitScript } from './cgi-params.js';
 export type { CgiParamsOptions } from './cgi-params.js';
+export { createGateway, statusForError } from './gateway.js';
+export type { GatewayOptions, GatewayHandler } from './gateway.js';

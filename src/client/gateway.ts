@@ -1,0 +1,210 @@
+// The HTTP gateway: what nginx's fastcgi_pass does, as a node:http request handler (usable as Express /
+// Connect middleware). Static files come from the document root; scripts (*.php by default) go to the
+// FastCGI backends, balanced over the healthy ones with failover; backend failures become 502 and
+// timeouts 504, each with the typed error in the log.
+//
+// Security, as the classic nginx + php-fpm mistakes taught: the script must be an existing file inside
+// the document root after decoding and normalising the path (no '..', no encoded traversal, no NUL);
+// a non-script file is never handed to the backend through a trailing path ('/uploads/a.jpg/x.php');
+// no HTTP_PROXY from a 'Proxy' header (httpoxy); CONTENT_LENGTH is the bytes actually sent; header
+// lines from the backend with CR or invalid names are refused.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { Readable } from 'node:stream';
+import { Client, type ClientOptions } from './client.js';
+import { safePath, splitScript } from './cgi-params.js';
+import { FastCGIError } from '../codec/errors.js';
+
+export interface GatewayOptions {
+  /** FastCGI app address(es): 'host:port' or a Unix socket path. */
+  backends: string | string[];
+  /** Files are served from here, scripts resolved inside it. */
+  documentRoot: string;
+  /** Tried for a path ending in '/' (default 'index.php'). */
+  index?: string;
+  /** What is a script (default /\.php$/). */
+  scriptPattern?: RegExp;
+  /** Missing files go to this script, as `try_files $uri /index.php` (e.g. '/index.php'). */
+  frontController?: string;
+  /** Serve non-script files from the document root (default true). */
+  staticFiles?: boolean;
+  /** Options for each backend's Client (pool size, timeouts...). */
+  client?: Omit<ClientOptions, 'address'>;
+  /** How often a backend marked down is probed again, ms (default 5000). */
+  healthCheckInterval?: number;
+  /** Where errors are logged (default console.error). */
+  log?: (message: string) => void;
+}
+
+export type GatewayHandler = ((req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void) & { close(): void };
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.htm': 'text/html; charset=utf-8', '.txt': 'text/plain; charset=utf-8', '.css': 'text/css',
+  '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
+  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp', '.ico': 'image/x-icon', '.wasm': 'application/wasm',
+  '.pdf': 'application/pdf', '.xml': 'application/xml',
+};
+
+interface Backend {
+  address: string;
+  client: Client;
+  down: boolean;
+  retryAt: number;
+}
+
+/** Maps a failure to the status a web server answers with. */
+export function statusForError(err: unknown): number {
+  const code = err instanceof FastCGIError ? err.code : '';
+  if (code.startsWith('TIMEOUT')) return 504;
+  if (code === 'OVERLOADED' || code === 'CANT_MPX_CONN') return 503;
+  if (code === 'BAD_PATH') return 400;
+  if (code === 'BODY_TOO_LARGE') return 413;
+  return 502;
+}
+
+export function createGateway(options: GatewayOptions): GatewayHandler {
+  const root = options.documentRoot.replace(/\/+$/, '');
+  const scriptPattern = options.scriptPattern ?? /\.php$/;
+  const log = options.log ?? ((m) => console.error(m));
+  const backends: Backend[] = (Array.isArray(options.backends) ? options.backends : [options.backends]).map((address) => ({
+    address,
+    client: new Client({ ...options.client, address }),
+    down: false,
+    retryAt: 0,
+  }));
+  let next = 0;
+
+  /** Healthy backends in round-robin order, then those whose retry time has come. */
+  function candidates(): Backend[] {
+    const now = Date.now();
+    const order = backends.map((_, i) => backends[(next + i) % backends.length]!);
+    next = (next + 1) % backends.length;
+    const up = order.filter((b) => !b.down || b.retryAt <= now);
+    return up.length > 0 ? up : order; // all down: try anyway rather than refuse
+  }
+
+  async function resolve(path: string): Promise<{ kind: 'script'; script: string; pathInfo: string } | { kind: 'file'; file: string; size: number; mtime: Date } | { kind: 'redirect'; location: string } | null> {
+    if (path.endsWith('/')) {
+      const index = path + (options.index ?? 'index.php');
+      if (await isFile(root + index)) return scriptPattern.test(index) ? { kind: 'script', script: index, pathInfo: '' } : fileAt(index);
+    }
+    const [script, pathInfo] = splitScript(path, new RegExp(`^(.+?${scriptPattern.source.replace(/\$$/, '')})(/.*)?$`));
+    if (scriptPattern.test(script)) {
+      // only an existing script file runs: '/uploads/a.jpg/x.php' names no file, so nothing runs
+      if (await isFile(root + script)) return { kind: 'script', script, pathInfo };
+    } else if (options.staticFiles !== false) {
+      const s = await stat(root + path).catch(() => null);
+      if (s?.isFile()) return { kind: 'file', file: root + path, size: s.size, mtime: s.mtime };
+      if (s?.isDirectory() && !path.endsWith('/')) return { kind: 'redirect', location: `${path}/` };
+    }
+    if (options.frontController && (await isFile(root + options.frontController))) return { kind: 'script', script: options.frontController, pathInfo: '' };
+    return null;
+  }
+  async function fileAt(path: string) {
+    const s = await stat(root + path);
+    return { kind: 'file' as const, file: root + path, size: s.size, mtime: s.mtime };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    const path = safePath(url.pathname);
+    const target = await resolve(path);
+    if (target === null) return plain(res, 404, 'Not Found\n');
+    if (target.kind === 'redirect') {
+      res.writeHead(301, { Location: target.location + url.search });
+      return void res.end();
+    }
+    if (target.kind === 'file') return serveFile(req, res, target);
+
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const headers = new Headers();
+    for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    const body = hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : null;
+    let lastError: unknown;
+    for (const backend of candidates()) {
+      const request = new Request(url, { method: req.method, headers, body, duplex: 'half' } as RequestInit);
+      try {
+        const response = await backend.client.fetch(request, {
+          documentRoot: root,
+          scriptFilename: root + target.script,
+          params: { SCRIPT_NAME: target.script, DOCUMENT_URI: target.script, PATH_INFO: target.pathInfo, ...(target.pathInfo ? { PATH_TRANSLATED: root + target.pathInfo } : {}) },
+          remoteAddress: req.socket.remoteAddress,
+          remotePort: req.socket.remotePort,
+          serverAddress: req.socket.localAddress,
+          serverSoftware: 'fcgi-wasm-gateway',
+        });
+        backend.down = false;
+        return await send(res, response);
+      } catch (err) {
+        lastError = err;
+        const code = err instanceof FastCGIError ? err.code : '';
+        if (code === 'CONNECT_FAILED' || code === 'CONNECT_TIMEOUT') {
+          // failover: the request never reached this backend, so another one may take it
+          backend.down = true;
+          backend.retryAt = Date.now() + (options.healthCheckInterval ?? 5000);
+          log(`fcgi-wasm gateway: backend ${backend.address} is down: ${(err as Error).message}`);
+          if (!body || !body.locked) continue;
+        }
+        break;
+      }
+    }
+    throw lastError;
+  }
+
+  const handler = ((req, res, nextFn) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy(err instanceof Error ? err : undefined);
+        return;
+      }
+      const status = statusForError(err);
+      log(`fcgi-wasm gateway: ${req.method} ${req.url} -> ${status}: ${err instanceof Error ? err.message : String(err)}`);
+      if (nextFn && status === 404) return nextFn();
+      plain(res, status, `${status === 504 ? 'Gateway Timeout' : status === 503 ? 'Service Unavailable' : status === 400 ? 'Bad Request' : status === 413 ? 'Payload Too Large' : 'Bad Gateway'}\n`);
+    });
+  }) as GatewayHandler;
+  handler.close = () => backends.forEach((b) => b.client.close());
+  return handler;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => null))?.isFile() ?? false;
+}
+
+function plain(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function serveFile(req: IncomingMessage, res: ServerResponse, f: { file: string; size: number; mtime: Date }): void {
+  const modified = f.mtime.toUTCString();
+  if (req.headers['if-modified-since'] === modified) {
+    res.writeHead(304);
+    return void res.end();
+  }
+  res.writeHead(200, { 'Content-Type': MIME[extname(f.file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': f.size, 'Last-Modified': modified });
+  if (req.method === 'HEAD') return void res.end();
+  createReadStream(f.file).on('error', (e) => res.destroy(e)).pipe(res);
+}
+
+async function send(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
+  res.writeHead(response.status, response.statusText, headers);
+  if (response.body === null) return void res.end();
+  await new Promise<void>((resolve, reject) => {
+    Readable.fromWeb(response.body as never)
+      .on('error', reject)
+      .pipe(res)
+      .on('finish', resolve)
+      .on('close', resolve);
+  });
+}
+
