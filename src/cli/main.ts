@@ -1,14 +1,21 @@
 #!/usr/bin/env node
-// The `fcgi` command. Today: `fcgi decode`, which lists the records of a FastCGI byte stream. The
-// request, proxy, spawn, probe, bench and inspect subcommands come with their issues (DESIGN.md).
+// The `fcgi` command: `fcgi proxy` (the HTTP gateway) and `fcgi decode` (the records of a byte stream).
+// request, spawn, probe, bench and inspect come with their issues (DESIGN.md).
 
 import { readFileSync } from 'node:fs';
 import { Decoder, Encoder, RecordType, Role, Flags, FastCGIProtocolError, recordTypeName, type PairList } from '../codec/index.js';
+import { proxy, PROXY_USAGE } from './proxy.js';
+import { UsageError } from './args.js';
 
-const USAGE = `usage: fcgi decode [FILE | - | --hex HEX] [--json]
+const DECODE_USAGE = `usage: fcgi decode [FILE | - | --hex HEX] [--json]
 
 Lists the FastCGI records in FILE (raw bytes of one direction), standard input (-) or a hex string.
 With no input it decodes the FastCGI specification's example exchange (Appendix B), both directions.`;
+
+const USAGE = `usage: fcgi <command> [options]     (fcgi <command> --help for each)
+
+  proxy    an HTTP gateway in front of FastCGI apps (like nginx fastcgi_pass)
+  decode   list the FastCGI records in a byte stream`;
 
 interface Row {
   offset: number;
@@ -72,17 +79,34 @@ function specExample(): [string, Uint8Array][] {
   ];
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || (command === 'decode' && rest.includes('--help'))) {
+  if (command === undefined || command === '--help' || command === '-h') {
     console.log(USAGE);
     return 0;
   }
-  if (command !== 'decode') {
-    console.error(`fcgi: unknown command '${command}'\n${USAGE}`);
-    return 2;
+  const help = rest.includes('--help') || rest.includes('-h');
+  try {
+    if (command === 'decode') {
+      if (help) return console.log(DECODE_USAGE), 0;
+      return decode(rest);
+    }
+    if (command === 'proxy') {
+      if (help) return console.log(PROXY_USAGE), 0;
+      return await proxy(rest);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`fcgi ${command}: ${e.message}`);
+      return 2;
+    }
+    throw e;
   }
-  const json = rest.includes('--json');
+  console.error(`fcgi: unknown command '${command}'\n${USAGE}`);
+  return 2;
+}
+
+function decode(rest: string[]): number {  const json = rest.includes('--json');
   const args = rest.filter((a) => a !== '--json');
   let inputs: [string, Uint8Array][];
   if (args.length === 0) inputs = specExample();
@@ -106,4 +130,10 @@ function main(argv: string[]): number {
   return failed ? 1 : 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    console.error(`fcgi: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);

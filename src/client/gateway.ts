@@ -31,6 +31,8 @@ export interface GatewayOptions {
   frontController?: string;
   /** Serve non-script files from the document root (default true). */
   staticFiles?: boolean;
+  /** Send every request to the backend (an application server rather than a PHP docroot). */
+  passAll?: boolean;
   /** Options for each backend's Client (pool size, timeouts...). */
   client?: Omit<ClientOptions, 'address'>;
   /** How often a backend marked down is probed again, ms (default 5000). */
@@ -111,7 +113,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     const path = safePath(url.pathname);
-    const target = await resolve(path);
+    const target = options.passAll ? { kind: 'script' as const, script: '', pathInfo: path } : await resolve(path);
     if (target === null) return plain(res, 404, 'Not Found\n');
     if (target.kind === 'redirect') {
       res.writeHead(301, { Location: target.location + url.search });
@@ -129,7 +131,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       try {
         const response = await backend.client.fetch(request, {
           documentRoot: root,
-          scriptFilename: root + target.script,
+          scriptFilename: options.passAll ? root : root + target.script,
           params: { SCRIPT_NAME: target.script, DOCUMENT_URI: target.script, PATH_INFO: target.pathInfo, ...(target.pathInfo ? { PATH_TRANSLATED: root + target.pathInfo } : {}) },
           remoteAddress: req.socket.remoteAddress,
           remotePort: req.socket.remotePort,

@@ -34,7 +34,8 @@ describe('fcgi decode', () => {
   });
 
   it('says how to use it', () => {
-    expect(run(['--help']).stdout).toContain('usage: fcgi decode');
+    expect(run(['--help']).stdout).toContain('usage: fcgi <command>');
+    expect(run(['decode', '--help']).stdout).toContain('usage: fcgi decode');
     const bad = run(['frobnicate']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("unknown command 'frobnicate'");

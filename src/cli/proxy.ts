@@ -1,0 +1,68 @@
+// `fcgi proxy`: an HTTP server in front of FastCGI backends (the gateway), or, with no backend named, in
+// front of the example app started in this process on a Unix socket.
+
+import { createServer as createHttpServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createGateway } from '../client/gateway.js';
+import { serve } from '../server/server.js';
+import { exampleApp } from './example-app.js';
+import { all, one, parseArgs, UsageError } from './args.js';
+
+export const PROXY_USAGE = `usage: fcgi proxy [--listen [HOST:]PORT] [--backend ADDR]... [--root DIR] [--index FILE]
+                  [--front-controller /index.php] [--timeout MS]
+
+An HTTP server that serves static files from --root and passes scripts (*.php) to the FastCGI
+backends (host:port or a Unix socket path; several are balanced, with failover), like nginx's
+fastcgi_pass. With no --backend it starts the built-in example app and passes every request to it.
+Default --listen 127.0.0.1:8080.`;
+
+export async function proxy(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const listen = one(args, 'listen') ?? '8080';
+  const m = /^(?:(.+):)?(\d+)$/.exec(listen);
+  if (!m) throw new UsageError(`--listen takes [HOST:]PORT, got ${listen}`);
+  const host = m[1] ?? '127.0.0.1';
+  const port = Number(m[2]);
+  let backends = all(args, 'backend');
+  let cleanup = (): void => {};
+  let stopApp = (): void => {};
+  if (backends.length === 0) {
+    const dir = mkdtempSync(join(tmpdir(), 'fcgi-proxy-'));
+    const socket = join(dir, 'example-app.sock');
+    const app = serve(exampleApp, { listen: socket, handleSignals: false });
+    await new Promise((r) => app.once('listening', r));
+    backends = [socket];
+    stopApp = () => app.close();
+    cleanup = () => rmSync(dir, { recursive: true, force: true });
+    console.log(`fcgi proxy: started the example FastCGI app on ${socket}`);
+  }
+  const root = resolve(one(args, 'root') ?? process.cwd());
+  const timeout = Number(one(args, 'timeout') ?? 60_000);
+  const gateway = createGateway({
+    backends,
+    documentRoot: root,
+    index: one(args, 'index'),
+    frontController: one(args, 'front-controller'),
+    passAll: all(args, 'backend').length === 0,
+    client: { timeouts: { firstByte: timeout } },
+  });
+  const server = createHttpServer(gateway);
+  await new Promise<void>((r, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => r());
+  });
+  console.log(`fcgi proxy: http://${host.includes(':') ? `[${host}]` : host}:${port}/ -> ${backends.join(', ')}${all(args, 'backend').length ? ` (root ${root})` : ''}`);
+  await new Promise<void>((r) => {
+    const stop = () => r();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  server.close();
+  server.closeAllConnections();
+  gateway.close();
+  stopApp();
+  cleanup();
+  return 0;
+}

@@ -1,0 +1,61 @@
+// `fcgi proxy` as a user runs it: the README's first command (the example app behind the gateway),
+// and in front of php-fpm with a document root.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../peers/nginx.js';
+import { startPhpFpm } from '../peers/php-fpm.js';
+
+const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const DOCROOT = fileURLToPath(new URL('../fixtures/php', import.meta.url));
+const running: ChildProcess[] = [];
+afterEach(() => running.splice(0).forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+
+async function startProxy(args: string[]): Promise<{ base: string; child: ChildProcess; out: () => string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [cli, 'proxy', '--listen', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  for (let i = 0; i < 100 && !out.includes('http://'); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(out).toContain(`http://127.0.0.1:${port}/`);
+  return { base: `http://127.0.0.1:${port}`, child, out: () => out };
+}
+
+describe('fcgi proxy', () => {
+  it('with no backend, serves the example FastCGI app through the gateway', async () => {
+    const { base, child } = await startProxy([]);
+    const page = await fetch(`${base}/some/path?x=1`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('Hello from a FastCGI app');
+    expect(html).toContain('<td>REQUEST_URI</td><td>/some/path?x=1</td>');
+    const post = await fetch(`${base}/`, { method: 'POST', body: 'say=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(await post.text()).toContain('6 characters');
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('serves a PHP document root through php-fpm', async () => {
+    const php = await startPhpFpm({ children: 2 });
+    try {
+      const { base } = await startProxy(['--backend', php.address, '--root', DOCROOT]);
+      expect(await (await fetch(`${base}/static.txt`)).text()).toBe('plain text file\n');
+      expect(await (await fetch(`${base}/index.php?a=1`)).json()).toMatchObject({ query: { a: '1' } });
+    } finally {
+      running.splice(0).forEach((c) => c.kill('SIGKILL'));
+      await php.stop();
+    }
+  });
+
+  it('explains a bad flag', async () => {
+    const r = spawn(process.execPath, [cli, 'proxy', '--listen', 'nope']);
+    let err = '';
+    r.stderr.on('data', (d) => (err += d));
+    expect(await new Promise((res) => r.once('exit', res))).toBe(2);
+    expect(err).toContain('--listen takes [HOST:]PORT');
+  });
+});
