@@ -11,7 +11,7 @@
 import { RecordType, Ev, Err, VERSION } from './constants';
 import {
   STATE, INPUT, Phase, S_PHASE, S_HDR_LEN, S_HDR, S_TYPE, S_ID, S_CLEN, S_PLEN, S_REM, S_BODY_LEN, S_BODY,
-  S_ERROR, S_ERR_AT, S_REC_AT,
+  S_ERROR, S_ERR_AT, S_REC_AT, S_EVENTS, S_WANT,
 } from './layout';
 import { emit, eventCount } from './events';
 import { feedPairs, hasCarry, discardCarry, releaseDone, pairErrorAt } from './pairs';
@@ -70,6 +70,29 @@ export function decode(chunkLen: u32, win: u32, winLen: u32, base: f64): u32 {
   eventCount = 0;
   wantLen = 0;
   releaseDone();
+  const next = walk(chunkLen, win, winLen, base);
+  store<u32>(STATE + S_EVENTS, eventCount);
+  store<u32>(STATE + S_WANT, wantLen);
+  return next;
+}
+
+/**
+ * Takes up to n bytes of a chunk as content of the current record without looking at them, when that
+ * record is split across chunks and wasm needs none of its bytes (STDIN, STDOUT, STDERR, DATA, unknown
+ * types) and does not end within them. Returns the bytes taken (0: decode the chunk instead).
+ */
+export function skipContent(n: u32): u32 {
+  const st = STATE;
+  if (load<u32>(st + S_ERROR) != 0 || load<u32>(st + S_PHASE) != Phase.CONTENT) return 0;
+  const t = load<u32>(st + S_TYPE);
+  if (isPairType(t) || isFixedType(t)) return 0;
+  const rem = load<u32>(st + S_REM);
+  if (rem <= n) return 0;
+  store<u32>(st + S_REM, rem - n);
+  return n;
+}
+
+function walk(chunkLen: u32, win: u32, winLen: u32, base: f64): u32 {
   const st = STATE;
   if (load<u32>(st + S_ERROR) != 0) return chunkLen;
   const we = win + winLen;

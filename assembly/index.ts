@@ -5,7 +5,7 @@ import { eventCount } from './events';
 import { wantLen } from './decoder';
 import { STREAM_CUT } from './encoder';
 
-export { decode, finish, pairs, pairsEnd } from './decoder';
+export { decode, skipContent, finish, pairs, pairsEnd } from './decoder';
 export { recordHeader, frameStream, beginBody, endBody, unknownTypeBody, packPairs, pairsBody } from './encoder';
 
 export function init(): void { layout(); }

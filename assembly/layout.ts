@@ -39,6 +39,8 @@ export const S_PAIR_LIMIT: u32 = 60;// longest name + value accepted
 export const S_ERR_AT: u32 = 72;    // f64: stream offset of the sticky error
 export const S_DONE: u32 = 68;      // carry rows completed in the last call (see pairs.ts)
 export const S_REC_AT: u32 = 80;    // f64: stream offset of the header of the record in CONTENT phase
+export const S_EVENTS: u32 = 88;    // events written by the last call (read by TypeScript with the state)
+export const S_WANT: u32 = 92;      // bytes the next window needs at least
 
 export namespace Phase {
   export const HEADER: u32 = 0;

@@ -18,7 +18,7 @@ const opt = (k, d) => {
 const ROUNDS = +opt('rounds', 3);
 const SAMPLES = opt('samples', '3');
 const SAMPLE_MS = opt('sample-ms', '200');
-const CODECS = opt('codecs', 'fcgi-wasm,walker,fastcgi-stream,fastcgi-parser,memcpy').split(',');
+const CODECS = opt('codecs', 'fcgi-wasm,fcgi-wasm-reuse,walker,fastcgi-stream,fastcgi-parser,memcpy').split(',');
 const CHUNKS = opt('chunks', '65536,1460').split(',').map(Number);
 const CASES = opt('cases', 'small,large,params').split(',');
 const JSONL = opt('jsonl', '');
@@ -115,7 +115,10 @@ for (const chunk of CHUNKS) {
     bar('small: ours/walker', chunk, r('small', 'walker'), 0.7);
     bar('small: ours/fastcgi-stream', chunk, r('small', 'fastcgi-stream'), 50);
   }
-  if (CASES.includes('large')) bar('large: ours/walker', chunk, r('large', 'walker'), 0.8);
+  if (CASES.includes('large')) {
+    bar('large: ours/walker', chunk, r('large', 'walker'), 0.8);
+    if (CODECS.includes('fcgi-wasm-reuse')) bar('large: ours with reuseSplitBuffer/walker', chunk, ratio(med('fcgi-wasm-reuse', 'large', chunk), med('walker', 'large', chunk)), 0.8);
+  }
   if (CASES.includes('params')) bar('params: ours/walker', chunk, r('params', 'walker'), 1.0);
 }
 if (CHUNKS.includes(65536) && CHUNKS.includes(1460)) {

@@ -32,6 +32,12 @@ export interface DecoderOptions {
   maxPairBytes?: number;
   /** Most PARAMS content bytes one request may send; more fails with PARAMS_TOO_LARGE. Default 1 MiB. */
   maxParamsBytes?: number;
+  /**
+   * Reassemble every record split across chunks into one reused buffer: its content is then valid only
+   * during the record() call (like a view into wasm memory), which saves allocating up to 64 KiB per
+   * split record. For handlers that consume content at once. Default false.
+   */
+  reuseSplitBuffer?: boolean;
 }
 
 export const DEFAULT_MAX_PARAMS_BYTES = 1 << 20;
@@ -48,12 +54,18 @@ interface SplitRecord {
   content: Uint8Array;
   filled: number;
   pairs: PairList | null;
+  /** Content wasm does not read (STDIN, STDOUT, STDERR, DATA, unknown types). */
+  opaque: boolean;
   headerAt: number;
 }
 
-/** Event-table copies, one per nesting depth: a handler may push into another decoder. */
-const eventCopies: Uint32Array[] = [];
-let depth = 0;
+/** Where a dispatch reads its events: wasm memory in place, or a copy once something could overwrite it. */
+interface EventSource {
+  ev: Uint32Array;
+  /** Index in `ev` of the batch's first word. */
+  base: number;
+  words: number;
+}
 
 export class Decoder implements StateOwner {
   private readonly c: Codec = codec();
@@ -67,6 +79,10 @@ export class Decoder implements StateOwner {
   private window = MIN_WINDOW;
   private want = 0;
   private split: SplitRecord | null = null;
+  private readonly reuse: boolean;
+  private reusable: Uint8Array | null = null;
+  /** The batch being dispatched (see rescue()). */
+  private source: EventSource | null = null;
   /** PARAMS bytes received per open request id. */
   private readonly paramsBytes = new Map<number, number>();
   private failure: FastCGIProtocolError | null = null;
@@ -78,6 +94,7 @@ export class Decoder implements StateOwner {
     this.handler = handler;
     this.maxPairBytes = limit(options.maxPairBytes, DEFAULT_MAX_PARAMS_BYTES, 'maxPairBytes');
     this.maxParamsBytes = limit(options.maxParamsBytes, DEFAULT_MAX_PARAMS_BYTES, 'maxParamsBytes');
+    this.reuse = options.reuseSplitBuffer ?? false;
   }
 
   /** Bytes decoded so far. */
@@ -172,13 +189,24 @@ export class Decoder implements StateOwner {
     let start = 0;
     while (start < len) {
       this.own();
+      // The rest of the chunk is the middle of a split STDIN/STDOUT-like record: wasm need not see it.
+      const s = this.split;
+      if (s !== null && s.opaque && s.content.length - s.filled > len - start && x.skipContent(len - start) > 0) {
+        s.content.set(chunk.subarray(start), s.filled);
+        s.filled += len - start;
+        break;
+      }
       const n = Math.min(len - start, Math.max(this.want, this.window));
+      c.beforeDecode();
       c.u8.set(chunk.subarray(start, start + n), c.INPUT);
       const next = x.decode(len, start, n, this.base);
-      this.want = x.want();
-      const count = x.events();
-      if (next > start + n) this.window = MIN_WINDOW;
-      else if (next === start + n && this.window < MAX_WINDOW) this.window *= 2;
+      const u32 = c.u32;
+      const count = u32[(c.STATE + StateField.EVENTS) >>> 2]!;
+      this.want = u32[(c.STATE + StateField.WANT) >>> 2]!;
+      // Shrink the window after wasm skipped a payload longer than it (large records are never copied
+      // in); grow it while wasm reads to its end (small records: about one call per chunk).
+      if (next > start + n + this.window) this.window = MIN_WINDOW;
+      else if (next + 8 >= start + n && this.window < MAX_WINDOW) this.window *= 2;
       if (next <= start && count === 0 && this.want <= n) {
         throw this.fail(new FastCGIProtocolError('INTERNAL', 'decoder made no progress', this.base + start));
       }
@@ -188,92 +216,119 @@ export class Decoder implements StateOwner {
     this.base += len;
   }
 
-  /** Copies the event table (and any pairs held in wasm memory) out, then calls the handler. */
+  /**
+   * Calls the handler for a batch of events, read in place from wasm memory. Pairs held in wasm memory
+   * are copied out first; if a handler makes wasm write again (another decoder's push, memory growth),
+   * rescue() copies the batch out before it is overwritten.
+   */
   private dispatch(chunk: Uint8Array, count: number): void {
     const c = this.c;
     const words = count * 4;
-    let ev = eventCopies[depth];
-    if (ev === undefined || ev.length < words) ev = eventCopies[depth] = new Uint32Array(Math.max(words, 1024));
-    ev.set(c.u32.subarray(c.EVENTS >>> 2, (c.EVENTS >>> 2) + words));
+    const source: EventSource = { ev: c.u32, base: c.EVENTS >>> 2, words };
     let carried: Map<number, Uint8Array> | null = null;
     if (c.u32[(c.STATE + StateField.DONE) >>> 2]! > 0) {
       carried = new Map();
+      const { ev, base } = source;
       const u8 = c.u8;
       for (let i = 0; i < words; i += 4) {
-        if ((ev[i]! & 0xff) === Ev.PAIR_CARRIED) carried.set(i, u8.slice(ev[i + 1]!, ev[i + 1]! + ev[i + 2]! + ev[i + 3]!));
+        if ((ev[base + i]! & 0xff) === Ev.PAIR_CARRIED) {
+          carried.set(i, u8.slice(ev[base + i + 1]!, ev[base + i + 1]! + ev[base + i + 2]! + ev[base + i + 3]!));
+        }
       }
     }
-    depth++;
+    const outer = this.source;
+    const outerReader = c.reader;
+    this.source = source;
+    c.reader = this;
     try {
-      this.dispatchEvents(chunk, ev, words, carried);
+      this.dispatchEvents(chunk, source, carried);
     } finally {
-      depth--;
+      this.source = outer;
+      c.reader = outerReader;
     }
   }
 
-  private dispatchEvents(chunk: Uint8Array, ev: Uint32Array, words: number, carried: Map<number, Uint8Array> | null): void {
+  /** Wasm memory is about to be overwritten or to grow: keep this batch's events in a copy. */
+  rescue(): void {
+    const s = this.source;
+    if (s === null || s.ev.buffer !== this.c.x.memory.buffer) return; // already a copy
+    s.ev = s.ev.slice(s.base, s.base + s.words);
+    s.base = 0;
+  }
+
+  private dispatchEvents(chunk: Uint8Array, src: EventSource, carried: Map<number, Uint8Array> | null): void {
     const h = this.handler;
+    const words = src.words;
     for (let i = 0; i < words; i += 4) {
-      const w0 = ev[i]!;
+      // src.ev and src.base may change under a handler call (rescue): read them afresh each time
+      let ev = src.ev;
+      let b = src.base + i;
+      const w0 = ev[b]!;
       const kind = w0 & 0xff;
       const type = (w0 >>> 8) & 0xff;
       const id = w0 >>> 16;
       switch (kind) {
         case Ev.RECORD: {
-          const off = ev[i + 1]!;
-          const clen = ev[i + 2]!;
+          const off = ev[b + 1]!;
+          const clen = ev[b + 2]!;
           if (type === RecordType.PARAMS) this.countParams(id, clen, this.base + off - 8);
-          h.record?.(type, id, chunk.subarray(off, off + clen), ev[i + 3]!);
+          h.record?.(type, id, chunk.subarray(off, off + clen), ev[b + 3]!);
           if (isPairType(type)) {
             const list = new PairList();
-            while (i + 4 < words && isPairEvent(ev[i + 4]! & 0xff)) {
+            ev = src.ev;
+            b = src.base;
+            while (i + 4 < words && isPairEvent(ev[b + i + 4]! & 0xff)) {
               i += 4;
-              addPair(list, chunk, ev, i, carried);
+              addPair(list, chunk, ev, b + i, i, carried);
             }
             h.pairs?.(type, id, list);
           }
           break;
         }
         case Ev.HEADER: {
-          const clen = ev[i + 1]!;
+          const clen = ev[b + 1]!;
+          let content: Uint8Array;
+          if (this.reuse) {
+            content = (this.reusable ??= new Uint8Array(0xffff)).subarray(0, clen);
+          } else content = new Uint8Array(clen);
           this.split = {
-            type, requestId: id, content: new Uint8Array(clen), filled: 0,
-            pairs: isPairType(type) ? new PairList() : null, headerAt: this.base + ev[i + 3]! - 8,
+            type, requestId: id, content, filled: 0, pairs: isPairType(type) ? new PairList() : null,
+            opaque: !isPairType(type) && !isFixedType(type), headerAt: this.base + ev[b + 3]! - 8,
           };
           break;
         }
         case Ev.CONTENT: {
           const s = this.split!;
-          const off = ev[i + 1]!;
-          const n = ev[i + 2]!;
+          const off = ev[b + 1]!;
+          const n = ev[b + 2]!;
           s.content.set(chunk.subarray(off, off + n), s.filled);
           s.filled += n;
           break;
         }
         case Ev.PAIR:
         case Ev.PAIR_CARRIED:
-          addPair(this.split!.pairs!, chunk, ev, i, carried);
+          addPair(this.split!.pairs!, chunk, ev, b, i, carried);
           break;
         case Ev.RECORD_END: {
           const s = this.split!;
           this.split = null;
           if (s.type === RecordType.PARAMS) this.countParams(s.requestId, s.content.length, s.headerAt);
-          h.record?.(s.type, s.requestId, s.content, ev[i + 2]!);
+          h.record?.(s.type, s.requestId, s.content, ev[b + 2]!);
           if (s.pairs) h.pairs?.(s.type, s.requestId, s.pairs);
           break;
         }
         case Ev.BEGIN:
           this.paramsBytes.delete(id);
-          h.begin?.(id, ev[i + 1]!, ev[i + 2]!);
+          h.begin?.(id, ev[b + 1]!, ev[b + 2]!);
           break;
         case Ev.END:
-          h.end?.(id, ev[i + 1]!, ev[i + 2]!);
+          h.end?.(id, ev[b + 1]!, ev[b + 2]!);
           break;
         case Ev.UNKNOWN_TYPE:
-          h.unknownType?.(ev[i + 1]!);
+          h.unknownType?.(ev[b + 1]!);
           break;
         case Ev.ERROR:
-          throw this.fail(decodeError(ev[i + 1]!, this.c.errorOffset()));
+          throw this.fail(decodeError(ev[b + 1]!, this.c.errorOffset()));
         default:
           throw this.fail(new FastCGIProtocolError('INTERNAL', `unknown decoder event ${kind}`, this.base));
       }
@@ -309,9 +364,13 @@ function isPairType(type: number): boolean {
 function isPairEvent(kind: number): boolean {
   return kind === Ev.PAIR || kind === Ev.PAIR_CARRIED;
 }
-function addPair(list: PairList, chunk: Uint8Array, ev: Uint32Array, i: number, carried: Map<number, Uint8Array> | null): void {
-  if ((ev[i]! & 0xff) === Ev.PAIR) list.add(chunk, ev[i + 1]!, ev[i + 2]!, ev[i + 3]!);
-  else list.add(carried!.get(i)!, 0, ev[i + 2]!, ev[i + 3]!);
+function isFixedType(type: number): boolean {
+  return type === RecordType.BEGIN_REQUEST || type === RecordType.END_REQUEST || type === RecordType.UNKNOWN_TYPE;
+}
+/** Adds the pair of the event at ev[b] (batch word i) to the list. */
+function addPair(list: PairList, chunk: Uint8Array, ev: Uint32Array, b: number, i: number, carried: Map<number, Uint8Array> | null): void {
+  if ((ev[b]! & 0xff) === Ev.PAIR) list.add(chunk, ev[b + 1]!, ev[b + 2]!, ev[b + 3]!);
+  else list.add(carried!.get(i)!, 0, ev[b + 2]!, ev[b + 3]!);
 }
 
 export function limit(value: number | undefined, fallback: number, name: string): number {

@@ -34,12 +34,14 @@ export function decodeRecords(bytes: Uint8Array, options?: DecoderOptions): Fcgi
 /** The pairs of one name-value body (spec 3.4) as a PairList; throws NV_TRUNCATED if it ends inside a pair. */
 export function decodePairList(bytes: Uint8Array): PairList {
   const c = codec();
+  c.beforeDecode();
   c.acquire(null); // the pairs body gets a fresh state of its own
   c.x.reset(0xffffffff);
   const list = new PairList();
   const window = 65536;
   for (let start = 0; start < bytes.length || start === 0; start += window) {
     const n = Math.min(bytes.length - start, window);
+    c.beforeDecode();
     c.u8.set(bytes.subarray(start, start + n), c.INPUT);
     const err = c.x.pairs(start, n);
     const count = c.x.events();

@@ -23,6 +23,7 @@ export interface CodecExports {
   want(): number;
   streamCut(): number;
   decode(chunkLen: number, win: number, winLen: number, base: number): number;
+  skipContent(n: number): number;
   finish(): number;
   pairs(win: number, winLen: number): number;
   pairsEnd(): number;
@@ -36,11 +37,17 @@ export interface CodecExports {
 }
 
 /** Byte offsets of STATE fields (assembly/layout.ts). */
-export const StateField = { CARRIES: 48, ARENA_USED: 52, ERROR: 56, PAIR_LIMIT: 60, DONE: 68, ERR_AT_F64: 72 } as const;
+export const StateField = { CARRIES: 48, ARENA_USED: 52, ERROR: 56, PAIR_LIMIT: 60, DONE: 68, ERR_AT_F64: 72, EVENTS: 88, WANT: 92 } as const;
 
 export interface StateOwner {
   /** Copies this owner's state out of wasm memory before another owner takes the instance. */
   saveState(): void;
+}
+
+/** A decoder reading its events in place in wasm memory (see Decoder.dispatch). */
+export interface EventReader {
+  /** Copies the events still to be read out of wasm memory, which is about to change. */
+  rescue(): void;
 }
 
 /** One realm's codec: the instance, its fixed addresses and typed views refreshed after memory growth. */
@@ -58,6 +65,8 @@ export class Codec {
   readonly STREAM_CUT: number;
   /** The decoder whose state is in wasm memory now. */
   owner: StateOwner | null = null;
+  /** The decoder dispatching events in place, if any: it must copy them before wasm writes again. */
+  reader: EventReader | null = null;
   private buffer: ArrayBuffer | null = null;
   private _u8: Uint8Array = new Uint8Array(0);
   private _u32: Uint32Array = new Uint32Array(0);
@@ -102,7 +111,13 @@ export class Codec {
 
   /** Grows memory so that [0, end) exists. */
   ensure(end: number): void {
+    if (end > this.x.memory.buffer.byteLength) this.reader?.rescue();
     if (!this.x.ensure(end)) throw new RangeError(`fcgi-wasm: cannot grow wasm memory to ${end} bytes`);
+  }
+
+  /** Before a call that rewrites the event table or may grow memory (decode, pairs). */
+  beforeDecode(): void {
+    this.reader?.rescue();
   }
 
   /**

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Decoder, Encoder, FastCGIProtocolError, RecordType, Role, decodeRecords, latin1, type DecoderHandler } from '../../src/codec/index.js';
 import { concat } from './bytes.js';
+import { codec } from '../../src/codec/wasm.js';
 
 const enc = new Encoder();
 
@@ -106,6 +107,39 @@ describe('Decoder', () => {
     expect(got === value).toBe(true);
     // the realm instance is still fine for everyone else
     expect(decodeRecords(enc.record(RecordType.STDERR, 4, new Uint8Array([65])))[0]!.content).toEqual(new Uint8Array([65]));
+  });
+
+  it('keeps its events when a handler grows wasm memory mid-dispatch', () => {
+    const bytes = concat([enc.record(RecordType.STDOUT, 1, new Uint8Array([1])), enc.pairs(2, { A: 'b', C: 'd' }), enc.record(RecordType.STDOUT, 3, new Uint8Array([3]))]);
+    const { handler, log } = collect();
+    let grown = false;
+    const d = new Decoder({
+      ...handler,
+      record(t, id, c, p) {
+        handler.record!(t, id, c, p);
+        if (!grown) {
+          grown = true;
+          new Encoder().pairs(9, { BIG: 'x'.repeat(codec().x.memory.buffer.byteLength) }); // needs more memory than there is
+        }
+      },
+    });
+    const before = codec().x.memory.buffer.byteLength;
+    d.push(bytes);
+    expect(codec().x.memory.buffer.byteLength).toBeGreaterThan(before);
+    expect(log).toEqual(['rec 6/1 1+7', 'rec 4/2 8+0', 'pairs 4/2 [["A","b"],["C","d"]]', 'rec 4/2 0+0', 'pairs 4/2 []', 'rec 6/3 1+7']);
+  });
+
+  it('reassembles split records into one reused buffer when asked (content valid during the call)', () => {
+    const data = Uint8Array.from({ length: 150_000 }, (_, i) => (i * 31) & 255);
+    const bytes = concat(enc.stream(RecordType.STDIN, 1, data, true));
+    const sums: number[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    const d = new Decoder({ record: (_t, _id, c) => (buffers.add(c.buffer), sums.push(c.reduce((a, b) => a + b, 0))) }, { reuseSplitBuffer: true });
+    for (let o = 0; o < bytes.length; o += 1000) d.push(bytes.slice(o, o + 1000));
+    d.end();
+    const want = [data.subarray(0, 65528), data.subarray(65528, 131056), data.subarray(131056)].map((p) => p.reduce((a, b) => a + b, 0));
+    expect(sums).toEqual([...want, 0]);
+    expect(buffers.size).toBeLessThanOrEqual(2); // the reused buffer (and the chunk holding the empty record)
   });
 
   it('rejects a pair longer than maxPairBytes at its first byte, without waiting for its bytes', () => {
