@@ -11,15 +11,16 @@ import { exampleApp } from './example-app.js';
 import { all, one, parseArgs, UsageError } from './args.js';
 
 export const PROXY_USAGE = `usage: fcgi proxy [--listen [HOST:]PORT] [--backend ADDR]... [--root DIR] [--index FILE]
-                  [--front-controller /index.php] [--timeout MS]
+                  [--front-controller /index.php] [--pass-all] [--timeout MS]
 
 An HTTP server that serves static files from --root and passes scripts (*.php) to the FastCGI
 backends (host:port or a Unix socket path; several are balanced, with failover), like nginx's
-fastcgi_pass. With no --backend it starts the built-in example app and passes every request to it.
+fastcgi_pass. --pass-all sends every request to the backends (an application server, not a PHP
+docroot). With no --backend it starts the built-in example app and passes every request to it.
 Default --listen 127.0.0.1:8080.`;
 
 export async function proxy(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, ['pass-all']);
   const listen = one(args, 'listen') ?? '8080';
   const m = /^(?:(.+):)?(\d+)$/.exec(listen);
   if (!m) throw new UsageError(`--listen takes [HOST:]PORT, got ${listen}`);
@@ -45,7 +46,7 @@ export async function proxy(argv: string[]): Promise<number> {
     documentRoot: root,
     index: one(args, 'index'),
     frontController: one(args, 'front-controller'),
-    passAll: all(args, 'backend').length === 0,
+    passAll: all(args, 'backend').length === 0 || one(args, 'pass-all') === 'true',
     client: { timeouts: { firstByte: timeout } },
   });
   const server = createHttpServer(gateway);

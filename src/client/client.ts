@@ -79,19 +79,43 @@ export class Client {
   }
 
   private async open(options: RequestOptions, canRetry: boolean): Promise<FcgiReply> {
-    options.signal?.throwIfAborted();
-    const conn = await this.pool.acquire();
-    const replayable = options.body === undefined || typeof options.body === 'string' || options.body instanceof Uint8Array;
-    return this.start(conn, options, canRetry && replayable);
+    let stdoutC!: ReadableStreamDefaultController<Uint8Array>;
+    let stderrC!: ReadableStreamDefaultController<Uint8Array>;
+    const stdout = new ReadableStream<Uint8Array>({ start: (c) => void (stdoutC = c) });
+    const stderr = new ReadableStream<Uint8Array>({ start: (c) => void (stderrC = c) });
+    let settle!: { resolve: (v: { appStatus: number }) => void; reject: (e: unknown) => void };
+    const done = new Promise<{ appStatus: number }>((resolve, reject) => (settle = { resolve, reject }));
+    const requestId = await this.begin(options, canRetry, {
+      stdout: (c) => stdoutC.enqueue(c),
+      stderr: (c) => stderrC.enqueue(c),
+      end: (appStatus) => (stdoutC.close(), stderrC.close(), settle.resolve({ appStatus })),
+      fail: (e) => (stdoutC.error(e), stderrC.error(e), settle.reject(e)),
+    });
+    return { requestId, stdout, stderr, done };
   }
 
-  /** A whole reply: stdout, stderr and the app status. */
+  private async begin(options: RequestOptions, canRetry: boolean, sink: ReplySink): Promise<number> {
+    options.signal?.throwIfAborted();
+    let conn = await this.pool.acquire();
+    while (conn.closed) conn = await this.pool.acquire(); // it closed between the pool's answer and now
+    const replayable = options.body === undefined || typeof options.body === 'string' || options.body instanceof Uint8Array;
+    return this.start(conn, options, canRetry && replayable, sink);
+  }
+
+  /** A whole reply: stdout, stderr and the app status (collected without streams: the fast path). */
   async call(options: RequestOptions): Promise<CollectedReply> {
     for (let attempt = 0; ; attempt++) {
-      const reply = await this.open(options, attempt === 0);
       try {
-        const [stdout, stderr, { appStatus }] = await Promise.all([collect(reply.stdout), collect(reply.stderr), reply.done]);
-        return { stdout, stderr, appStatus };
+        return await new Promise<CollectedReply>((resolve, reject) => {
+          const out: Uint8Array[] = [];
+          const err: Uint8Array[] = [];
+          this.begin(options, attempt === 0, {
+            stdout: (c) => out.push(c),
+            stderr: (c) => err.push(c),
+            end: (appStatus) => resolve({ stdout: concatAll(out), stderr: concatAll(err), appStatus }),
+            fail: reject,
+          }).catch(reject);
+        });
       } catch (e) {
         if (e instanceof RetryError && attempt === 0) continue;
         throw e instanceof RetryError ? e.cause : e;
@@ -206,14 +230,9 @@ export class Client {
     this.pool.close();
   }
 
-  private start(conn: PooledConnection, options: RequestOptions, canRetry: boolean): FcgiReply {
+  /** Starts a request on `conn`; its reply goes to `sink`. Returns the request id. */
+  private start(conn: PooledConnection, options: RequestOptions, canRetry: boolean, sink: ReplySink): number {
     const timeouts = this.options.timeouts ?? {};
-    let stdoutC!: ReadableStreamDefaultController<Uint8Array>;
-    let stderrC!: ReadableStreamDefaultController<Uint8Array>;
-    const stdout = new ReadableStream<Uint8Array>({ start: (c) => void (stdoutC = c) });
-    const stderr = new ReadableStream<Uint8Array>({ start: (c) => void (stderrC = c) });
-    let settle!: { resolve: (v: { appStatus: number }) => void; reject: (e: unknown) => void };
-    const done = new Promise<{ appStatus: number }>((resolve, reject) => (settle = { resolve, reject }));
     let finished = false;
     let id = 0;
     const timers: ReturnType<typeof setTimeout>[] = [];
@@ -225,15 +244,8 @@ export class Client {
       for (const t of timers) clearTimeout(t);
       if (idleTimer) clearTimeout(idleTimer);
       options.signal?.removeEventListener('abort', onAbort);
-      if (error === null) {
-        stdoutC.close();
-        stderrC.close();
-        settle.resolve({ appStatus });
-      } else {
-        stdoutC.error(error);
-        stderrC.error(error);
-        settle.reject(error);
-      }
+      if (error === null) sink.end(appStatus);
+      else sink.fail(error);
     };
     const giveUp = (error: Error): void => {
       if (finished) return;
@@ -256,12 +268,12 @@ export class Client {
       stdout: (_id, chunk) => {
         firstByte();
         touched();
-        stdoutC.enqueue(chunk.slice());
+        sink.stdout(chunk.slice());
       },
       stderr: (_id, chunk) => {
         firstByte();
         touched();
-        stderrC.enqueue(chunk.slice());
+        sink.stderr(chunk.slice());
       },
       end: (appStatus, protocolStatus) => {
         if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) return finish(null, appStatus);
@@ -272,13 +284,18 @@ export class Client {
     };
     const onAbort = (): void => giveUp(options.signal!.reason instanceof Error ? options.signal!.reason : new FastCGIError('ABORTED', 'the request was aborted'));
 
+    // BEGIN, PARAMS and a body already in hand (with its STDIN end) leave in one write, as nginx does:
+    // fcgi2 answers a GET before reading STDIN, and a STDIN end arriving after its answer is read as a
+    // stray record that makes it drop the kept connection.
+    conn.socket.cork();
     id = conn.begin(events, (c) => c.begin(options.params, { role: options.role, keepConn: this.options.keepAlive !== false }));
     if (timeouts.firstByte) timers[0] = setTimeout(() => giveUp(new FastCGIError('TIMEOUT_FIRST_BYTE', `the FastCGI app did not answer within ${timeouts.firstByte} ms`)), timeouts.firstByte);
     if (timeouts.total) timers.push(setTimeout(() => giveUp(new FastCGIError('TIMEOUT_TOTAL', `the FastCGI request took longer than ${timeouts.total} ms`)), timeouts.total));
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
     void this.send(conn, id, options).catch((e: unknown) => giveUp(e instanceof Error ? e : new Error(String(e))));
-    return { requestId: id, stdout, stderr, done };
+    conn.socket.uncork(); // send() wrote a buffered body synchronously; a streamed one follows as it comes
+    return id;
   }
 
   /** Streams the body (then DATA for filters) with backpressure; always ends STDIN. */
@@ -286,6 +303,19 @@ export class Client {
     await stream(conn, options.body, (chunk, end) => conn.conn.stdin(id, chunk, end));
     if (options.role === Role.FILTER) await stream(conn, options.data, (chunk, end) => conn.conn.data(id, chunk, end));
   }
+}
+
+/** Where a request's reply goes. */
+interface ReplySink {
+  stdout(chunk: Uint8Array): void;
+  stderr(chunk: Uint8Array): void;
+  end(appStatus: number): void;
+  fail(error: unknown): void;
+}
+
+function concatAll(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  return concatBytes(parts, parts.reduce((n, p) => n + p.length, 0));
 }
 
 /** The connection closed under a request that may be sent again. */
@@ -343,12 +373,3 @@ function concatBytes(parts: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
-async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const c of stream as unknown as AsyncIterable<Uint8Array>) {
-    parts.push(c);
-    size += c.length;
-  }
-  return concatBytes(parts, size);
-}

@@ -19,6 +19,8 @@ export interface PoolOptions {
   connectTimeout?: number;
   /** Multiplex when the app allows it ('auto', asked with GET_VALUES), always (true) or never. Default 'auto'. */
   multiplex?: boolean | 'auto';
+  /** How long the GET_VALUES probe waits for an answer, ms (fcgi2 never answers). Default 1000. */
+  probeTimeout?: number;
 }
 
 /** Per-request callbacks a pooled connection routes the app's records to. */
@@ -35,6 +37,8 @@ export class PooledConnection {
   capacity = 1;
   /** Requests it has carried (a reused connection may have been closed by the app meanwhile). */
   served = 0;
+  /** Slots handed out by the pool whose request has not begun yet (acquire resolves a tick later). */
+  reserved = 0;
   closed = false;
   idleTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly requests = new Map<number, { events: RequestEvents; answered: boolean }>();
@@ -46,9 +50,9 @@ export class PooledConnection {
     socket.setNoDelay(true);
     this.conn = new ClientConnection({
       write: (parts) => {
-        if (parts.length > 1) socket.cork();
+        socket.cork();
         for (const p of parts) socket.write(p);
-        if (parts.length > 1) socket.uncork();
+        socket.uncork();
       },
       close: (error) => {
         this.shut(error ?? new FastCGIError('BACKEND_CLOSED', 'the FastCGI app closed the connection'));
@@ -62,11 +66,7 @@ export class PooledConnection {
         r?.events.end(appStatus, protocolStatus);
         this.pool.released(this);
       },
-      values: (pairs) => {
-        if (pool.options.multiplex !== 'auto' && pool.options.multiplex !== undefined) return;
-        if (pairs.get('FCGI_MPXS_CONNS') === '1') this.capacity = Math.max(1, Number(pairs.get('FCGI_MAX_REQS')) || 100);
-        pool.learned(this.capacity);
-      },
+      values: () => {},
     });
     socket.on('data', (chunk) => this.conn.receive(chunk));
     socket.on('end', () => this.conn.receiveEnd());
@@ -77,11 +77,21 @@ export class PooledConnection {
   get active(): number {
     return this.requests.size;
   }
+  /** Requests running or about to begin: what the capacity bounds. */
+  get load(): number {
+    return this.requests.size + this.reserved;
+  }
+  /** Takes a slot for a request about to begin. */
+  reserve(): this {
+    this.reserved++;
+    return this;
+  }
 
   /** Starts a request on this connection. */
   begin(events: RequestEvents, start: (conn: ClientConnection) => number): number {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
+    if (this.reserved > 0) this.reserved--;
     const id = start(this.conn);
     this.requests.set(id, { events, answered: false });
     this.served++;
@@ -122,6 +132,7 @@ export class Pool {
   /** Requests per connection the app accepts, once it said so. */
   private capacity = 1;
   private closedPool = false;
+  private probed = false;
 
   constructor(options: PoolOptions) {
     this.options = options;
@@ -135,12 +146,13 @@ export class Pool {
   /** A connection with room for one more request: an idle one, a new one, or the next one freed. */
   acquire(): Promise<PooledConnection> {
     if (this.closedPool) return Promise.reject(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
-    for (const c of this.connections) if (!c.closed && c.active < c.capacity) return Promise.resolve(c);
+    for (const c of this.connections) if (!c.closed && c.load < c.capacity) return Promise.resolve(c.reserve());
     if (this.connections.size + this.connecting < (this.options.maxConnections ?? 16)) return this.open();
     return new Promise((resolve, reject) => this.waiting.push((c) => (c instanceof Error ? reject(c) : resolve(c))));
   }
 
   private open(): Promise<PooledConnection> {
+    if (!this.probed && (this.options.multiplex ?? 'auto') === 'auto') this.probe();
     this.connecting++;
     return new Promise((resolve, reject) => {
       const socket = connectTo(this.options.address);
@@ -162,8 +174,7 @@ export class Pool {
         const c = new PooledConnection(this, socket);
         c.capacity = this.capacity;
         this.connections.add(c);
-        if ((this.options.multiplex ?? 'auto') === 'auto') c.conn.getValues();
-        done(c);
+        done(c.reserve());
       });
     });
   }
@@ -171,11 +182,11 @@ export class Pool {
   /** A request ended on `c`: keep it for the next one, or close it. */
   released(c: PooledConnection): void {
     if (c.closed) return;
-    if (this.waiting.length > 0 && c.active < c.capacity) {
-      this.waiting.shift()!(c);
+    if (this.waiting.length > 0 && c.load < c.capacity) {
+      this.waiting.shift()!(c.reserve());
       return;
     }
-    if (c.active > 0) return;
+    if (c.load > 0) return;
     if (this.options.keepAlive === false) {
       c.socket.end();
       return;
@@ -187,14 +198,45 @@ export class Pool {
     }
   }
 
+  /**
+   * Asks the app whether it multiplexes, on a connection of its own that carries nothing else: a request
+   * written behind GET_VALUES on one connection is lost by fcgi2 (it drops a second record batch read
+   * at once, X15), and fcgi2 never answers GET_VALUES. Requests never wait for the answer.
+   */
+  private probe(): void {
+    this.probed = true;
+    const socket = connectTo(this.options.address);
+    const timer = setTimeout(() => socket.destroy(), this.options.probeTimeout ?? 1000);
+    timer.unref?.();
+    const finish = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+    };
+    const conn = new ClientConnection({
+      write: (parts) => parts.forEach((p) => socket.write(p)),
+      close: finish,
+      stdout: () => {},
+      stderr: () => {},
+      end: () => {},
+      values: (pairs) => {
+        if (pairs.get('FCGI_MPXS_CONNS') === '1') this.learned(Math.max(1, Number(pairs.get('FCGI_MAX_REQS')) || 100));
+        finish();
+      },
+    });
+    socket.on('connect', () => conn.getValues());
+    socket.on('data', (chunk) => conn.receive(chunk));
+    socket.on('error', finish);
+    socket.on('end', finish);
+  }
+
   /** The app answered GET_VALUES: apply its capacity to every connection. */
   learned(capacity: number): void {
     this.capacity = capacity;
     for (const c of this.connections) c.capacity = capacity;
     while (this.waiting.length > 0) {
-      const free = [...this.connections].find((c) => !c.closed && c.active < c.capacity);
+      const free = [...this.connections].find((c) => !c.closed && c.load < c.capacity);
       if (!free) break;
-      this.waiting.shift()!(free);
+      this.waiting.shift()!(free.reserve());
     }
   }
 

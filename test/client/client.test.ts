@@ -145,6 +145,20 @@ describe('Client with our own server', () => {
   });
 });
 
+describe('Client with an app that does not multiplex', () => {
+  it('never puts a second request on a connection before the first ended', async () => {
+    // our server with multiplexing off answers CANT_MPX_CONN to a request pipelined behind another
+    const single = createServer({ multiplex: false }, (req, res) => setTimeout(() => res.end(req.url), 2));
+    await new Promise<void>((r) => single.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+    const c = new Client({ address: `127.0.0.1:${(single.address() as { port: number }).port}`, maxConnections: 4 });
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => c.call({ params: { REQUEST_URI: `/r${i}` } })));
+    replies.forEach((r, i) => expect(text(r.stdout)).toMatch(new RegExp(`\r\n\r\n/r${i}$`)));
+    expect(c.connections).toBeLessThanOrEqual(4);
+    c.close();
+    await new Promise((r) => single.close(r));
+  });
+});
+
 describe('Client faults', () => {
   it('says CONNECT_FAILED when nothing listens', async () => {
     const c = new Client({ address: `127.0.0.1:${await freePort()}` });

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The gateway against nginx, in front of the same FastCGI backends, under wrk (-t1 -c16, keep-alive on
+# both sides): fcgi2's C hello app (16 workers) and php-fpm (16 children, the peers' index.php); then a
+# 1 GiB upload streamed through the gateway to php-fpm, with the gateway's peak RSS.
+# usage: bash bench/gateway/run.sh   (after npm run build; needs nginx, php-fpm, libfcgi-dev, wrk)
+# Everything runs on 127.0.0.1 high ports, in $SCRATCH (default /tmp/fcgi-gateway-bench), and is stopped by pid.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")/../.." && pwd)
+SHARED=${SHARED:-$HERE/../shared}
+SCRATCH=${SCRATCH:-/tmp/fcgi-gateway-bench}
+DURATION=${DURATION:-5s}
+REPS=${REPS:-3}
+rm -rf "$SCRATCH"; mkdir -p "$SCRATCH"/{client_body,proxy,fastcgi,uwsgi,scgi}; chmod -R 777 "$SCRATCH"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+C_PORT=19711 PHP_PORT=19712 NGINX_PORT=19713 GW_C=19714 GW_PHP=19715 UP_PORT=19716
+cc -O2 -o "$SCRATCH/c-hello" "$SHARED/peers/apps/c/hello.c" -lfcgi
+"$SCRATCH/c-hello" 127.0.0.1:$C_PORT 16 & pids+=($!)
+cat > "$SCRATCH/php-fpm.conf" <<CONF
+[global]
+pid = $SCRATCH/php-fpm.pid
+error_log = $SCRATCH/php-fpm.log
+daemonize = no
+[bench]
+listen = 127.0.0.1:$PHP_PORT
+listen.backlog = 1024
+pm = static
+pm.max_children = 16
+clear_env = yes
+[upload]
+listen = 127.0.0.1:$UP_PORT
+pm = static
+pm.max_children = 2
+clear_env = yes
+CONF
+PHPFPM=$(ls /usr/sbin/php-fpm* | head -1)
+"$PHPFPM" -F -R -y "$SCRATCH/php-fpm.conf" -p "$SCRATCH" -d expose_php=0 -d default_charset= -d enable_post_data_reading=0 & pids+=($!)
+mkdir -p "$SCRATCH/www"; cp "$SHARED/peers/apps/php/index.php" "$SCRATCH/www/index.php"
+cat > "$SCRATCH/www/upload.php" <<'PHP'
+<?php
+$in = fopen('php://input', 'rb'); $n = 0; $h = hash_init('md5');
+while (!feof($in)) { $b = fread($in, 1 << 16); $n += strlen($b); hash_update($h, $b); }
+echo $n, ' ', hash_final($h);
+PHP
+cat > "$SCRATCH/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $SCRATCH/nginx.pid; error_log $SCRATCH/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off; client_body_temp_path $SCRATCH/client_body; proxy_temp_path $SCRATCH/proxy; fastcgi_temp_path $SCRATCH/fastcgi;
+  uwsgi_temp_path $SCRATCH/uwsgi; scgi_temp_path $SCRATCH/scgi; keepalive_requests 100000;
+  fastcgi_buffers 16 16k; fastcgi_max_temp_file_size 0;
+  include /etc/nginx/fastcgi_params;
+  upstream c { server 127.0.0.1:$C_PORT; keepalive 16; }
+  upstream php { server 127.0.0.1:$PHP_PORT; keepalive 16; }
+  server { listen 127.0.0.1:$NGINX_PORT backlog=4096;
+    location /c/ { fastcgi_pass c; fastcgi_keep_conn on; }
+    location /php/ { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $SCRATCH/www/index.php; fastcgi_pass php; fastcgi_keep_conn on; } }
+}
+CONF
+nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!)
+node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$GW_C --backend 127.0.0.1:$C_PORT --pass-all > "$SCRATCH/gw-c.log" 2>&1 & pids+=($!)
+node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$GW_PHP --backend 127.0.0.1:$PHP_PORT --root "$SCRATCH/www" --front-controller /index.php > "$SCRATCH/gw-php.log" 2>&1 & pids+=($!)
+sleep 2
+for url in "http://127.0.0.1:$NGINX_PORT/c/hello" "http://127.0.0.1:$GW_C/c/hello" "http://127.0.0.1:$NGINX_PORT/php/hello" "http://127.0.0.1:$GW_PHP/php/hello"; do
+  [ "$(curl -s "$url")" = "hello" ] || { echo "smoke failed: $url"; exit 1; }
+done
+
+declare -A RPS
+run() { wrk -t1 -c16 -d"$DURATION" "$2" | awk '/Requests\/sec/ {print $2}'; }
+for rep in $(seq "$REPS"); do
+  for pair in "nginx-c http://127.0.0.1:$NGINX_PORT/c/hello" "gateway-c http://127.0.0.1:$GW_C/c/hello" "nginx-php http://127.0.0.1:$NGINX_PORT/php/hello" "gateway-php http://127.0.0.1:$GW_PHP/php/hello"; do
+    set -- $pair
+    RPS[$1]="${RPS[$1]:-} $(run "$1" "$2")"
+  done
+done
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+echo
+echo "| backend | nginx req/s | gateway req/s | gateway/nginx |"
+echo "| --- | ---: | ---: | ---: |"
+for b in c php; do
+  n=$(echo "${RPS[nginx-$b]}" | median); g=$(echo "${RPS[gateway-$b]}" | median)
+  echo "| $([ $b = c ] && echo 'fcgi2 C app' || echo 'php-fpm') | $n | $g | $(awk -v g="$g" -v n="$n" 'BEGIN {printf "%.2fx", g/n}') |"
+done
+
+# 1 GiB upload through a gateway to php-fpm, streamed (the gateway's peak RSS is the figure)
+node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$((GW_PHP + 10)) --backend 127.0.0.1:$UP_PORT --root "$SCRATCH/www" > "$SCRATCH/gw-up.log" 2>&1 & GWPID=$!; pids+=($GWPID)
+sleep 1
+START=$(date +%s.%N)
+OUT=$(head -c 1073741824 /dev/zero | curl -s -T - -X POST -H 'Content-Length: 1073741824' "http://127.0.0.1:$((GW_PHP + 10))/upload.php")
+END=$(date +%s.%N)
+PEAK=$(awk '/VmHWM/ {print $2}' /proc/$GWPID/status)
+echo
+echo "1 GiB upload through the gateway to php-fpm: php read '$OUT' in $(awk -v a="$START" -v b="$END" 'BEGIN {printf "%.1f", b-a}') s; gateway peak RSS $((PEAK / 1024)) MB"
