@@ -151,6 +151,7 @@ describe('Client with an app that does not multiplex', () => {
     const single = createServer({ multiplex: false }, (req, res) => setTimeout(() => res.end(req.url), 2));
     await new Promise<void>((r) => single.listen({ port: 0, host: '127.0.0.1' }, () => r()));
     const c = new Client({ address: `127.0.0.1:${(single.address() as { port: number }).port}`, maxConnections: 4 });
+    await Promise.all([1, 2, 3, 4].map((i) => c.call({ params: { REQUEST_URI: `/warm${i}` } }))); // four idle connections now
     const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => c.call({ params: { REQUEST_URI: `/r${i}` } })));
     replies.forEach((r, i) => expect(text(r.stdout)).toMatch(new RegExp(`\r\n\r\n/r${i}$`)));
     expect(c.connections).toBeLessThanOrEqual(4);
