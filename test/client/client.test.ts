@@ -145,6 +145,41 @@ describe('Client with our own server', () => {
   });
 });
 
+describe('Client roles', () => {
+  it('authorize(): 200 with Variable- headers allows, anything else denies with the response', async () => {
+    const auth = createServer((req, res) => {
+      if (req.headers.cookie === 'session=good') {
+        res.setHeader('Variable-USER', 'ana');
+        res.end();
+      } else {
+        res.statusCode = 403;
+        res.end('no');
+      }
+    });
+    await new Promise<void>((r) => auth.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+    const c = new Client({ address: `127.0.0.1:${(auth.address() as { port: number }).port}` });
+    expect(await c.authorize({ params: { HTTP_COOKIE: 'session=good' } })).toMatchObject({ allowed: true, status: 200, variables: { USER: 'ana' } });
+    const denied = await c.authorize({ params: { HTTP_COOKIE: 'session=bad' } });
+    expect(denied).toMatchObject({ allowed: false, status: 403 });
+    expect(text(denied.body)).toBe('no');
+    c.close();
+    await new Promise((r) => auth.close(r));
+  });
+
+  it('filter(): sends the file as FCGI_DATA', async () => {
+    const upper = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.fcgi.data!.on('data', (d: Buffer) => parts.push(d)).on('end', () => res.end(Buffer.concat(parts).toString().toUpperCase()));
+    });
+    await new Promise<void>((r) => upper.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+    const c = new Client({ address: `127.0.0.1:${(upper.address() as { port: number }).port}` });
+    const r = await c.filter({ params: { FCGI_DATA_LENGTH: '11' }, data: 'hello world' });
+    expect(text(r.stdout)).toMatch(/\r\n\r\nHELLO WORLD$/);
+    c.close();
+    await new Promise((r) => upper.close(r));
+  });
+});
+
 describe('Client with an app that does not multiplex', () => {
   it('never puts a second request on a connection before the first ended', async () => {
     // our server with multiplexing off answers CANT_MPX_CONN to a request pipelined behind another
