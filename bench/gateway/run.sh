@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The gateway against nginx, in front of the same FastCGI backends, under wrk (-t1 -c16, keep-alive on
-# both sides): fcgi2's C hello app (16 workers) and php-fpm (16 children, the peers' index.php); then a
-# 1 GiB upload streamed through the gateway to php-fpm, with the gateway's peak RSS.
+# The gateway against nginx, each in front of its own copy of the same FastCGI backends (keep-alive
+# connections hold process-per-connection workers, so two front ends must not share one pool), under wrk
+# (-t1 -c16, keep-alive on both sides): fcgi2's C hello app (16 workers) and php-fpm (16 children, the
+# peers' index.php); then a 1 GiB upload streamed through the gateway to php-fpm, with its peak RSS.
 # usage: bash bench/gateway/run.sh   (after npm run build; needs nginx, php-fpm, libfcgi-dev, wrk)
 # Everything runs on 127.0.0.1 high ports, in $SCRATCH (default /tmp/fcgi-gateway-bench), and is stopped by pid.
 set -euo pipefail
@@ -15,9 +16,10 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-C_PORT=19711 PHP_PORT=19712 NGINX_PORT=19713 GW_C=19714 GW_PHP=19715 UP_PORT=19716
+C_PORT=19711 PHP_PORT=19712 NGINX_PORT=19713 GW_C=19714 GW_PHP=19715 UP_PORT=19716 C2_PORT=19717 PHP2_PORT=19718
 cc -O2 -o "$SCRATCH/c-hello" "$SHARED/peers/apps/c/hello.c" -lfcgi
 "$SCRATCH/c-hello" 127.0.0.1:$C_PORT 16 & pids+=($!)
+"$SCRATCH/c-hello" 127.0.0.1:$C2_PORT 16 & pids+=($!)
 cat > "$SCRATCH/php-fpm.conf" <<CONF
 [global]
 pid = $SCRATCH/php-fpm.pid
@@ -25,6 +27,12 @@ error_log = $SCRATCH/php-fpm.log
 daemonize = no
 [bench]
 listen = 127.0.0.1:$PHP_PORT
+listen.backlog = 1024
+pm = static
+pm.max_children = 16
+clear_env = yes
+[bench2]
+listen = 127.0.0.1:$PHP2_PORT
 listen.backlog = 1024
 pm = static
 pm.max_children = 16
@@ -60,8 +68,8 @@ http {
 }
 CONF
 nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!)
-node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$GW_C --backend 127.0.0.1:$C_PORT --pass-all > "$SCRATCH/gw-c.log" 2>&1 & pids+=($!)
-node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$GW_PHP --backend 127.0.0.1:$PHP_PORT --root "$SCRATCH/www" --front-controller /index.php > "$SCRATCH/gw-php.log" 2>&1 & pids+=($!)
+node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$GW_C --backend 127.0.0.1:$C2_PORT --pass-all > "$SCRATCH/gw-c.log" 2>&1 & pids+=($!)
+node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$GW_PHP --backend 127.0.0.1:$PHP2_PORT --root "$SCRATCH/www" --front-controller /index.php > "$SCRATCH/gw-php.log" 2>&1 & pids+=($!)
 sleep 2
 for url in "http://127.0.0.1:$NGINX_PORT/c/hello" "http://127.0.0.1:$GW_C/c/hello" "http://127.0.0.1:$NGINX_PORT/php/hello" "http://127.0.0.1:$GW_PHP/php/hello"; do
   [ "$(curl -s "$url")" = "hello" ] || { echo "smoke failed: $url"; exit 1; }
@@ -88,7 +96,9 @@ done
 node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$((GW_PHP + 10)) --backend 127.0.0.1:$UP_PORT --root "$SCRATCH/www" > "$SCRATCH/gw-up.log" 2>&1 & GWPID=$!; pids+=($GWPID)
 sleep 1
 START=$(date +%s.%N)
-OUT=$(head -c 1073741824 /dev/zero | curl -s -T - -X POST -H 'Content-Length: 1073741824' "http://127.0.0.1:$((GW_PHP + 10))/upload.php")
+head -c 1073741824 /dev/zero > "$SCRATCH/1g.bin"
+OUT=$(curl -s -X POST -T "$SCRATCH/1g.bin" -H 'Content-Type: application/octet-stream' "http://127.0.0.1:$((GW_PHP + 10))/upload.php" || echo "curl failed")
+rm -f "$SCRATCH/1g.bin"
 END=$(date +%s.%N)
 PEAK=$(awk '/VmHWM/ {print $2}' /proc/$GWPID/status)
 echo

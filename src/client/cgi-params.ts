@@ -40,8 +40,21 @@ export function splitScript(path: string, pattern = /^(.+?\.php)(\/.*)?$/): [str
   return m ? [m[1]!, m[2] ?? ''] : [path, ''];
 }
 
+/** What the params are built from: a Request, or the parts of a node:http request. */
+export interface RequestParts {
+  url: URL;
+  method: string;
+  headers: Iterable<[string, string]>;
+  /** Whether a body follows (CONTENT_LENGTH is then sent, "0" included). */
+  hasBody: boolean;
+}
+
 export function cgiParamsFor(request: Request, contentLength: number, options: CgiParamsOptions): Record<string, string> {
-  const url = new URL(request.url);
+  return cgiParams({ url: new URL(request.url), method: request.method, headers: request.headers, hasBody: request.body !== null }, contentLength, options);
+}
+
+export function cgiParams(request: RequestParts, contentLength: number, options: CgiParamsOptions): Record<string, string> {
+  const url = request.url;
   let path = safePath(url.pathname);
   if (path.endsWith('/')) path += options.index ?? 'index.php';
   const [scriptName, pathInfo] = options.scriptFilename ? [path, ''] : splitScript(path, options.scriptPattern);
@@ -66,14 +79,18 @@ export function cgiParamsFor(request: Request, contentLength: number, options: C
     REMOTE_ADDR: options.remoteAddress ?? '127.0.0.1',
     REMOTE_PORT: String(options.remotePort ?? 0),
     REDIRECT_STATUS: '200', // php-cgi's force-redirect check; php-fpm ignores it
-    CONTENT_TYPE: request.headers.get('content-type') ?? '',
+    CONTENT_TYPE: '',
     // RFC 3875 4.1.2: the length of the body actually sent, never what the client claimed
-    CONTENT_LENGTH: contentLength > 0 || request.body !== null ? String(contentLength) : '',
+    CONTENT_LENGTH: contentLength > 0 || request.hasBody ? String(contentLength) : '',
   };
   if (https) params.HTTPS = 'on';
   if (pathInfo) params.PATH_TRANSLATED = root + pathInfo;
   for (const [name, value] of request.headers) {
-    if (name === 'content-type' || name === 'content-length') continue;
+    if (name === 'content-type') {
+      params.CONTENT_TYPE = value;
+      continue;
+    }
+    if (name === 'content-length') continue;
     if (name === 'proxy') continue; // httpoxy: a client must not set HTTP_PROXY for the app
     params[`HTTP_${name.toUpperCase().replace(/-/g, '_')}`] = value;
   }

@@ -94,12 +94,24 @@ export class Client {
     return { requestId, stdout, stderr, done };
   }
 
+  /**
+   * The lowest level: starts a request whose reply goes to `sink` callbacks as it arrives (no streams,
+   * no buffering). Resolves with the request id once it has begun. `pause`/`resume` in the sink's
+   * `started` hold the app's connection while the consumer cannot take more (it also holds the other
+   * requests of a multiplexed connection); `cancel` gives the request up.
+   */
+  exchange(options: RequestOptions, sink: ReplySink): Promise<number> {
+    return this.begin(options, false, sink);
+  }
+
   private async begin(options: RequestOptions, canRetry: boolean, sink: ReplySink): Promise<number> {
     options.signal?.throwIfAborted();
     let conn = await this.pool.acquire();
     while (conn.closed) conn = await this.pool.acquire(); // it closed between the pool's answer and now
     const replayable = options.body === undefined || typeof options.body === 'string' || options.body instanceof Uint8Array;
-    return this.start(conn, options, canRetry && replayable, sink);
+    const id = this.start(conn, options, canRetry && replayable, sink);
+    sink.started?.({ pause: () => conn.socket.pause(), resume: () => conn.socket.resume(), cancel: () => conn.cancel(id) });
+    return id;
   }
 
   /** A whole reply: stdout, stderr and the app status (collected without streams: the fast path). */
@@ -306,11 +318,15 @@ export class Client {
 }
 
 /** Where a request's reply goes. */
-interface ReplySink {
+export interface ReplySink {
   stdout(chunk: Uint8Array): void;
   stderr(chunk: Uint8Array): void;
+  /** END_REQUEST with REQUEST_COMPLETE. */
   end(appStatus: number): void;
+  /** A typed error: the connection failed, a timeout, an abort, or another protocol status. */
   fail(error: unknown): void;
+  /** The request has begun: flow control for a consumer that cannot keep up, and a way to drop it. */
+  started?(flow: { pause(): void; resume(): void; cancel(): void }): void;
 }
 
 function concatAll(parts: Uint8Array[]): Uint8Array {

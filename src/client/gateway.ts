@@ -13,9 +13,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { Readable } from 'node:stream';
-import { Client, type ClientOptions } from './client.js';
-import { safePath, splitScript } from './cgi-params.js';
+import { Client, type Body, type ClientOptions } from './client.js';
+import { cgiParams, safePath, splitScript } from './cgi-params.js';
+import { CgiResponseParser } from '../protocol/cgi-response.js';
 import { FastCGIError } from '../codec/errors.js';
 
 export interface GatewayOptions {
@@ -39,6 +39,8 @@ export interface GatewayOptions {
   healthCheckInterval?: number;
   /** Where errors are logged (default console.error). */
   log?: (message: string) => void;
+  /** A body without Content-Length is buffered to learn its length: at most this many bytes (413 beyond). Default 64 MiB. */
+  maxBufferedBody?: number;
 }
 
 export type GatewayHandler = ((req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void) & { close(): void };
@@ -121,34 +123,60 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     }
     if (target.kind === 'file') return serveFile(req, res, target);
 
-    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-    const headers = new Headers();
-    for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-    const body = hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : null;
-    let lastError: unknown;
-    for (const backend of candidates()) {
-      const request = new Request(url, { method: req.method, headers, body, duplex: 'half' } as RequestInit);
-      try {
-        const response = await backend.client.fetch(request, {
+    // A body with Content-Length streams through (node's parser holds it to that length); one without
+    // is buffered so that CONTENT_LENGTH is the bytes sent.
+    const declared = req.headers['content-length'];
+    const chunked = req.headers['transfer-encoding'] !== undefined && declared === undefined;
+    const body: Body | undefined = chunked ? await bufferBody(req, options.maxBufferedBody ?? 64 << 20) : declared !== undefined && declared !== '0' ? req : undefined;
+    const length = body instanceof Uint8Array ? body.length : Number(declared ?? 0);
+    const headers = Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')] as [string, string]);
+    let method = req.method ?? 'GET';
+    let current = url;
+    let script = target;
+    for (let hops = 0; ; hops++) {
+      const params = {
+        ...cgiParams({ url: current, method, headers, hasBody: body !== undefined || chunked }, hops === 0 ? length : 0, {
           documentRoot: root,
-          scriptFilename: options.passAll ? root : root + target.script,
-          params: { SCRIPT_NAME: target.script, DOCUMENT_URI: target.script, PATH_INFO: target.pathInfo, ...(target.pathInfo ? { PATH_TRANSLATED: root + target.pathInfo } : {}) },
+          scriptFilename: options.passAll ? root : root + script.script,
           remoteAddress: req.socket.remoteAddress,
           remotePort: req.socket.remotePort,
           serverAddress: req.socket.localAddress,
           serverSoftware: 'fcgi-wasm-gateway',
-        });
+        }),
+        SCRIPT_NAME: script.script,
+        DOCUMENT_URI: script.script,
+        PATH_INFO: script.pathInfo,
+        ...(script.pathInfo ? { PATH_TRANSLATED: root + script.pathInfo } : {}),
+      };
+      const redirect = await forward(params, hops === 0 ? body : undefined, res, method === 'HEAD');
+      if (redirect === null) return;
+      // a local redirect (RFC 3875 6.2.2): the new path is served as a GET, at most 10 times
+      if (hops >= 10) throw new FastCGIError('REDIRECT_LOOP', 'more than 10 local redirects');
+      current = new URL(redirect, current);
+      method = 'GET';
+      const next = options.passAll ? { kind: 'script' as const, script: '', pathInfo: safePath(current.pathname) } : await resolve(safePath(current.pathname));
+      if (next === null || next.kind !== 'script') return plain(res, 404, 'Not Found\n');
+      script = next;
+    }
+  }
+
+  /** One exchange with a backend (failover on connect errors); the reply is written to res. Returns a local redirect's path, or null. */
+  async function forward(params: Record<string, string>, body: Body | undefined, res: ServerResponse, head: boolean): Promise<string | null> {
+    let lastError: unknown;
+    for (const backend of candidates()) {
+      try {
+        const result = await exchange(backend.client, params, body, res, head, log);
         backend.down = false;
-        return await send(res, response);
+        return result;
       } catch (err) {
         lastError = err;
         const code = err instanceof FastCGIError ? err.code : '';
-        if (code === 'CONNECT_FAILED' || code === 'CONNECT_TIMEOUT') {
-          // failover: the request never reached this backend, so another one may take it
+        if ((code === 'CONNECT_FAILED' || code === 'CONNECT_TIMEOUT') && !res.headersSent) {
+          // failover: the request never reached this backend (its body was not read), another may take it
           backend.down = true;
           backend.retryAt = Date.now() + (options.healthCheckInterval ?? 5000);
           log(`fcgi-wasm gateway: backend ${backend.address} is down: ${(err as Error).message}`);
-          if (!body || !body.locked) continue;
+          continue;
         }
         break;
       }
@@ -172,6 +200,86 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   return handler;
 }
 
+/**
+ * Sends one request and writes the CGI reply into res as it comes: the head (Status, headers) once
+ * parsed, then the body with backpressure (the backend connection pauses while res is full).
+ */
+function exchange(client: Client, params: Record<string, string>, body: Body | undefined, res: ServerResponse, head: boolean, log: (m: string) => void): Promise<string | null> {
+  return new Promise((resolvePromise, reject) => {
+    const parser = new CgiResponseParser();
+    let flow: { pause(): void; resume(): void; cancel(): void } | null = null;
+    let wroteHead = false;
+    let redirect: string | null = null;
+    let done = false;
+    const fail = (err: unknown): void => {
+      if (done) return;
+      done = true;
+      flow?.cancel();
+      reject(err);
+    };
+    client
+      .exchange({ params, body }, {
+        started: (f) => (flow = f),
+        stdout: (chunk) => {
+          if (done || redirect !== null) return;
+          if (!wroteHead) {
+            let parsed;
+            try {
+              parsed = parser.push(chunk);
+            } catch (err) {
+              return fail(err);
+            }
+            if (parsed === null) return;
+            const h = parsed.head!;
+            if (h.localRedirect) {
+              redirect = h.location!;
+              return;
+            }
+            wroteHead = true;
+            res.writeHead(h.status, h.statusText, h.headers.flat());
+            chunk = parsed.body;
+            if (chunk.length === 0 || head) return;
+          }
+          if (head) return;
+          if (!res.write(chunk)) {
+            flow?.pause();
+            res.once('drain', () => flow?.resume());
+          }
+        },
+        stderr: (chunk) => log(`fcgi-wasm gateway: backend stderr: ${Buffer.from(chunk).toString('utf8').trimEnd()}`),
+        end: () => {
+          if (done) return;
+          done = true;
+          if (!wroteHead && redirect === null) {
+            try {
+              parser.end(); // throws INCOMPLETE_HEADERS
+            } catch (err) {
+              return reject(err);
+            }
+          }
+          if (redirect === null) res.end();
+          resolvePromise(redirect);
+        },
+        fail,
+      })
+      .catch(fail);
+    res.once('close', () => {
+      if (!done && !res.writableFinished) fail(new FastCGIError('CLIENT_GONE', 'the HTTP client went away'));
+    });
+  });
+}
+
+async function bufferBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new FastCGIError('BODY_TOO_LARGE', `a request body without Content-Length is buffered, and this one passed ${limit} bytes`);
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts, size);
+}
+
 async function isFile(path: string): Promise<boolean> {
   return (await stat(path).catch(() => null))?.isFile() ?? false;
 }
@@ -192,21 +300,4 @@ function serveFile(req: IncomingMessage, res: ServerResponse, f: { file: string;
   createReadStream(f.file).on('error', (e) => res.destroy(e)).pipe(res);
 }
 
-async function send(res: ServerResponse, response: Response): Promise<void> {
-  const headers: Record<string, string | string[]> = {};
-  response.headers.forEach((value, name) => {
-    if (name !== 'set-cookie') headers[name] = value;
-  });
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) headers['set-cookie'] = cookies;
-  res.writeHead(response.status, response.statusText, headers);
-  if (response.body === null) return void res.end();
-  await new Promise<void>((resolve, reject) => {
-    Readable.fromWeb(response.body as never)
-      .on('error', reject)
-      .pipe(res)
-      .on('finish', resolve)
-      .on('close', resolve);
-  });
-}
 

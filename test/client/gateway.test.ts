@@ -73,6 +73,8 @@ describe('gateway', () => {
     const dir = await fetch(`${base}/docs?x=1`, { redirect: 'manual' });
     expect(dir.status).toBe(301);
     expect(dir.headers.get('location')).toBe('/docs/?x=1');
+    // a local redirect (Location: /path, no redirect status) is served by the gateway itself
+    expect(await (await fetch(`${base}/redirect.php?to=local`)).json()).toMatchObject({ uri: '/index.php?from=redirect', method: 'GET' });
     const json = (await (await fetch(`${base}/index.php/more?q=1`)).json()) as Record<string, unknown>;
     expect(json).toMatchObject({ script: `${DOCROOT}/index.php`, path_info: '/more', query: { q: '1' } });
   });
