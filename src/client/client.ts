@@ -4,6 +4,7 @@
 
 import { Pool, type PoolOptions, type PooledConnection, type RequestEvents } from './pool.js';
 import { FastCGIError } from '../codec/errors.js';
+import { concatBytes } from '../codec/bytes.js';
 import { ProtocolStatus, Role } from '../codec/constants.js';
 import type { Pairs } from '../codec/encoder.js';
 import { CgiResponseParser } from '../protocol/cgi-response.js';
@@ -330,8 +331,7 @@ export interface ReplySink {
 }
 
 function concatAll(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  return concatBytes(parts, parts.reduce((n, p) => n + p.length, 0));
+  return parts.length === 1 ? parts[0]! : concatBytes(parts);
 }
 
 /** The connection closed under a request that may be sent again. */
@@ -379,13 +379,4 @@ async function bufferBody(body: ReadableStream<Uint8Array>, limit: number): Prom
   return concatBytes(parts, size);
 }
 
-function concatBytes(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 

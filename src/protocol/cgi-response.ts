@@ -3,6 +3,7 @@
 
 import { FastCGIError } from '../codec/errors.js';
 import { latin1 } from '../codec/pairs.js';
+import { concatBytes } from '../codec/bytes.js';
 
 export interface CgiHead {
   /** From `Status:`; 302 for a `Location:` without one (a client redirect); else 200. */
@@ -48,7 +49,7 @@ export class CgiResponseParser {
     if (this.head) return { head: null, body: chunk };
     this.buffered.push(chunk);
     this.size += chunk.length;
-    const all = this.buffered.length === 1 ? chunk : concat(this.buffered, this.size);
+    const all = this.buffered.length === 1 ? chunk : concatBytes(this.buffered, this.size);
     this.buffered = [all];
     const end = findHeadEnd(all);
     if (end === null) {
@@ -111,12 +112,3 @@ function parseHead(text: string): CgiHead {
   return { status: code, statusText: statusText || REASONS[code] || '', headers, location, localRedirect };
 }
 
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}

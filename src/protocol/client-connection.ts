@@ -10,6 +10,7 @@
 import { Decoder, type DecoderOptions } from '../codec/decoder.js';
 import { Encoder, type Pairs } from '../codec/encoder.js';
 import { FastCGIProtocolError } from '../codec/errors.js';
+import { feed } from './feed.js';
 import { Flags, RecordType, Role } from '../codec/constants.js';
 import type { PairList } from '../codec/pairs.js';
 
@@ -103,25 +104,12 @@ export class ClientConnection {
 
   /** Bytes from the app. A protocol error closes the connection (handler.close(error)). */
   receive(chunk: Uint8Array): void {
-    if (this.closed) return;
-    try {
-      this.decoder.push(chunk);
-    } catch (e) {
-      if (!(e instanceof FastCGIProtocolError)) throw e;
-      this.fail(e);
-    }
+    if (!this.closed) feed(this.decoder, chunk, (e) => this.fail(e));
   }
 
   /** The app closed the connection. */
   receiveEnd(): void {
-    if (this.closed) return;
-    try {
-      this.decoder.end();
-    } catch (e) {
-      if (!(e instanceof FastCGIProtocolError)) throw e;
-      this.fail(e);
-      return;
-    }
+    if (this.closed || !feed(this.decoder, null, (e) => this.fail(e))) return;
     this.closed = true;
     this.handler.close();
   }

@@ -17,6 +17,7 @@ import { Decoder } from '../codec/decoder.js';
 import { Encoder } from '../codec/encoder.js';
 import { PairList } from '../codec/pairs.js';
 import { FastCGIProtocolError } from '../codec/errors.js';
+import { feed } from './feed.js';
 import { Flags, ProtocolStatus, RecordType, Role, Values } from '../codec/constants.js';
 
 export interface ServerConnectionOptions {
@@ -115,25 +116,12 @@ export class ServerConnection {
 
   /** Bytes from the peer. A protocol error closes the connection (handler.close(error)); nothing throws. */
   receive(chunk: Uint8Array): void {
-    if (this.closed) return;
-    try {
-      this.decoder.push(chunk);
-    } catch (e) {
-      if (!(e instanceof FastCGIProtocolError)) throw e;
-      this.fail(e);
-    }
+    if (!this.closed) feed(this.decoder, chunk, (e) => this.fail(e));
   }
 
   /** The peer closed its side. Open requests are aborted; a truncated record is a protocol error. */
   receiveEnd(): void {
-    if (this.closed) return;
-    try {
-      this.decoder.end();
-    } catch (e) {
-      if (!(e instanceof FastCGIProtocolError)) throw e;
-      this.fail(e);
-      return;
-    }
+    if (this.closed || !feed(this.decoder, null, (e) => this.fail(e))) return;
     for (const queue of this.requests.values()) for (const r of queue) if (r.started && !r.aborted) this.abortRequest(r);
     if (this.active === 0) this.shut();
     else this.closeWhenIdle = true;

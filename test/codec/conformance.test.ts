@@ -3,22 +3,11 @@
 // records, pairs, bodies and errors must be identical every time, and must be what the vector says.
 
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { vectors, type Vector } from '../fixtures/vectors.js';
 import { decodeCut, fromHex, randomCuts, rng, toHex } from './harness.js';
 import { referenceDecode, type RefResult } from './reference.js';
 import { Decoder, decodePairs, decodeRecords, encodePairs, encodeRecord, Encoder, FastCGIProtocolError, RecordType } from '../../src/codec/index.js';
 
-interface Vector {
-  id: string;
-  kind: 'record' | 'nv' | 'stream' | 'writer' | 'exchange';
-  description: string;
-  input_hex?: string;
-  client_to_app_hex?: string;
-  app_to_client_hex?: string;
-  expected: Record<string, any>;
-}
-
-const vectors: Vector[] = JSON.parse(readFileSync(new URL('../fixtures/conformance-vectors.json', import.meta.url), 'utf8'));
 const latin1 = (bytes: number[]): string => String.fromCharCode(...bytes);
 const ascii = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));
 

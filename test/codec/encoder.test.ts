@@ -2,15 +2,13 @@
 // payloads framed as slices of the caller's own buffer.
 
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { vectors } from '../fixtures/vectors.js';
 import { Encoder, FastCGIError, RecordType, Role, Flags, ProtocolStatus, decodePairs, decodeRecords, encodePairs, encodeRecord } from '../../src/codec/index.js';
 import { concat } from './bytes.js';
 import { toHex } from './harness.js';
 
 const enc = new Encoder();
-const vectors: { id: string; input_hex?: string; app_to_client_hex?: string }[] = JSON.parse(
-  readFileSync(new URL('../fixtures/conformance-vectors.json', import.meta.url), 'utf8'),
-);
+
 const hexOf = (id: string): string => vectors.find((v) => v.id === id)!.input_hex!;
 
 describe('Encoder', () => {

@@ -3,23 +3,13 @@
 // records) come out as the expected status, headers, body, stderr and app status.
 
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { exchanges } from '../fixtures/vectors.js';
 import { ClientConnection } from '../../src/protocol/client-connection.js';
 import { CgiResponseParser } from '../../src/protocol/cgi-response.js';
 import { Decoder, Encoder, FastCGIError, RecordType, Flags, type PairList } from '../../src/codec/index.js';
 import { fromHex, toHex } from '../codec/harness.js';
 import { concat } from '../codec/bytes.js';
 
-interface Exchange {
-  id: string;
-  description: string;
-  client_to_app_hex: string;
-  app_to_client_hex: string;
-  expected: Record<string, any>;
-}
-const exchanges: Exchange[] = JSON.parse(readFileSync(new URL('../fixtures/conformance-vectors.json', import.meta.url), 'utf8')).filter(
-  (v: { kind: string }) => v.kind === 'exchange',
-);
 const text = (b: Uint8Array) => Buffer.from(b).toString('latin1');
 
 /** The requests in a client_to_app stream: role, flags, params, stdin, data. */

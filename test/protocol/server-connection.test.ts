@@ -3,22 +3,12 @@
 // must be the vector's, byte for byte (or in meaning, where the vector's peer was not canonical).
 
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { exchanges } from '../fixtures/vectors.js';
 import { ServerConnection, type ServerRequestInfo } from '../../src/protocol/server-connection.js';
 import { Encoder, FastCGIProtocolError, RecordType, Role, decodeRecords, Flags } from '../../src/codec/index.js';
 import { fromHex, toHex } from '../codec/harness.js';
 import { concat } from '../codec/bytes.js';
 
-interface Exchange {
-  id: string;
-  description: string;
-  client_to_app_hex: string;
-  app_to_client_hex: string;
-  expected: Record<string, any>;
-}
-const exchanges: Exchange[] = JSON.parse(readFileSync(new URL('../fixtures/conformance-vectors.json', import.meta.url), 'utf8')).filter(
-  (v: { kind: string }) => v.kind === 'exchange',
-);
 const enc = new Encoder();
 const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
 

@@ -1,32 +1,5 @@
 // Our codec with `reuseSplitBuffer: true`: a record split across chunks is reassembled into one reused
 // buffer, valid during the record() call (the walker's contract), instead of a fresh one per record.
-// Pairs are decoded lazily by PairList, so the handler reads every name and value: the strings must be
-// made for the params figure to be comparable with peers that build them eagerly.
-import { readFileSync } from 'node:fs';
-import { Decoder } from '../../../dist/codec/index.js';
+import { adapter } from './fcgi-wasm.mjs';
 
-export default {
-  name: 'fcgi-wasm-reuse',
-  version: JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version,
-  createParser(tally) {
-    const d = new Decoder({
-      record(type, requestId, content) {
-        tally.records++;
-        tally.content += content.length;
-      },
-      pairs(type, requestId, list) {
-        const n = list.length;
-        tally.pairs += n;
-        for (let i = 0; i < n; i++) tally.chars += list.name(i).length + list.value(i).length;
-      },
-    }, { reuseSplitBuffer: true });
-    return {
-      push(chunk) {
-        d.push(chunk);
-      },
-      end() {
-        d.end(); // a pass is a whole stream: also checks that it did not end inside a record
-      },
-    };
-  },
-};
+export default adapter('fcgi-wasm-reuse', { reuseSplitBuffer: true });
