@@ -7,7 +7,7 @@ import { FastCGIError } from '../codec/errors.js';
 import { concatBytes } from '../codec/bytes.js';
 import { ProtocolStatus, Role } from '../codec/constants.js';
 import type { Pairs } from '../codec/encoder.js';
-import { CgiResponseParser } from '../protocol/cgi-response.js';
+import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
 import { cgiParamsFor, type CgiParamsOptions } from './cgi-params.js';
 
 export type Body = Uint8Array | string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
@@ -30,6 +30,11 @@ export interface FcgiReply {
   requestId: number;
   /** The raw CGI response (headers included), as it arrives. */
   stdout: ReadableStream<Uint8Array>;
+  /**
+   * The CGI head (status, headers, redirect), once its empty line has arrived; rejects with
+   * INCOMPLETE_HEADERS if stdout ended first, or with the request's failure. stdout still carries it.
+   */
+  head: Promise<CgiHead>;
   /** What the app wrote to FCGI_STDERR, as it arrives. */
   stderr: ReadableStream<Uint8Array>;
   /** END_REQUEST: resolves with the app status; rejects on failure, or a protocol status other than REQUEST_COMPLETE. */
@@ -86,13 +91,43 @@ export class Client {
     const stderr = new ReadableStream<Uint8Array>({ start: (c) => void (stderrC = c) });
     let settle!: { resolve: (v: { appStatus: number }) => void; reject: (e: unknown) => void };
     const done = new Promise<{ appStatus: number }>((resolve, reject) => (settle = { resolve, reject }));
+    let headSettle!: { resolve: (h: CgiHead) => void; reject: (e: unknown) => void };
+    const head = new Promise<CgiHead>((resolve, reject) => (headSettle = { resolve, reject }));
+    head.catch(() => {}); // a caller that only reads stdout need not handle it
+    const parser = new CgiResponseParser();
+    let parsing = true;
+    const headFrom = (c: Uint8Array): void => {
+      if (!parsing) return;
+      try {
+        const r = parser.push(c);
+        if (r) {
+          parsing = false;
+          headSettle.resolve(r.head!);
+        }
+      } catch (e) {
+        parsing = false;
+        headSettle.reject(e);
+      }
+    };
     const requestId = await this.begin(options, canRetry, {
-      stdout: (c) => stdoutC.enqueue(c),
+      stdout: (c) => (headFrom(c), stdoutC.enqueue(c)),
       stderr: (c) => stderrC.enqueue(c),
-      end: (appStatus) => (stdoutC.close(), stderrC.close(), settle.resolve({ appStatus })),
-      fail: (e) => (stdoutC.error(e), stderrC.error(e), settle.reject(e)),
+      end: (appStatus) => {
+        if (parsing) {
+          parsing = false;
+          try {
+            parser.end();
+          } catch (e) {
+            headSettle.reject(e);
+          }
+        }
+        stdoutC.close();
+        stderrC.close();
+        settle.resolve({ appStatus });
+      },
+      fail: (e) => (headSettle.reject(e), stdoutC.error(e), stderrC.error(e), settle.reject(e)),
     });
-    return { requestId, stdout, stderr, done };
+    return { requestId, stdout, stderr, head, done };
   }
 
   /**

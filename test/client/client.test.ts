@@ -130,6 +130,20 @@ describe('Client with our own server', () => {
     c.close();
   });
 
+  it('request() streams the raw reply and gives the parsed head', async () => {
+    const c = new Client({ address: oursAddress });
+    const reply = await c.request({ params: { REQUEST_URI: '/h' } });
+    const head = await reply.head;
+    expect(head.status).toBe(200);
+    const parts: Uint8Array[] = [];
+    for await (const chunk of reply.stdout as unknown as AsyncIterable<Uint8Array>) parts.push(chunk);
+    const raw = Buffer.concat(parts).toString();
+    expect(raw).toMatch(/^Status: 200 OK\r\n/);
+    expect(raw.endsWith('/h 0')).toBe(true);
+    expect((await reply.done).appStatus).toBe(7);
+    c.close();
+  });
+
   it('streams a request body from a ReadableStream', async () => {
     const c = new Client({ address: oursAddress });
     let n = 0;
