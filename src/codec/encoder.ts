@@ -25,19 +25,29 @@ function checkType(type: number): void {
   }
 }
 
+const NOT_LATIN1 = /[^\x00-\xff]/;
+// Node's Buffer writes Latin-1 natively into any Uint8Array; elsewhere a loop does.
+const nativeLatin1Write = (globalThis as { Buffer?: { prototype: { latin1Write?: (this: Uint8Array, s: string, offset: number, length: number) => number } } }).Buffer
+  ?.prototype.latin1Write;
+
+/** A name or value as it goes on the wire: bytes as given, a Latin-1 string byte for byte, else UTF-8. */
+type WireValue = Uint8Array | string;
+function wireValue(v: PairInput): WireValue {
+  return typeof v === 'string' && NOT_LATIN1.test(v) ? utf8.encode(v) : v;
+}
+/** Writes a wire value at `at` in `u8`. */
+function writeWire(u8: Uint8Array, at: number, v: WireValue): void {
+  if (typeof v !== 'string') u8.set(v, at);
+  else if (nativeLatin1Write !== undefined) nativeLatin1Write.call(u8, v, at, v.length);
+  else for (let i = 0; i < v.length; i++) u8[at + i] = v.charCodeAt(i);
+}
+
 /** Bytes of a pair name or value as sent on the wire. */
 export function pairBytes(v: PairInput): Uint8Array {
-  if (typeof v !== 'string') return v;
-  let latin = true;
-  for (let i = 0; i < v.length; i++) {
-    if (v.charCodeAt(i) > 0xff) {
-      latin = false;
-      break;
-    }
-  }
-  if (!latin) return utf8.encode(v);
-  const out = new Uint8Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v.charCodeAt(i);
+  const w = wireValue(v);
+  if (typeof w !== 'string') return w;
+  const out = new Uint8Array(w.length);
+  writeWire(out, 0, w);
   return out;
 }
 
@@ -117,11 +127,12 @@ export class Encoder {
     pairs: Pairs,
     write: (c: Codec, lens: number, count: number, bytes: number, total: number) => Uint8Array,
   ): Uint8Array {
-    const encoded: Uint8Array[] = [];
+    // strings stay strings (their length is their Latin-1 byte count) and are written straight into wasm memory
+    const encoded: WireValue[] = [];
     let total = 0;
     for (const [name, value] of pairEntries(pairs)) {
-      const n = pairBytes(name);
-      const v = pairBytes(value);
+      const n = wireValue(name);
+      const v = wireValue(value);
       if (n.length > 0x7fffffff || v.length > 0x7fffffff) throw new FastCGIError('PAIR_TOO_LONG', 'a name or value is longer than 2^31-1 bytes');
       encoded.push(n, v);
       total += n.length + v.length;
@@ -138,8 +149,8 @@ export class Encoder {
       const v = encoded[2 * i + 1]!;
       u32[(lens >>> 2) + 2 * i] = n.length;
       u32[(lens >>> 2) + 2 * i + 1] = v.length;
-      u8.set(n, w);
-      u8.set(v, w + n.length);
+      writeWire(u8, w, n);
+      writeWire(u8, w + n.length, v);
       w += n.length + v.length;
     }
     return write(c, lens, count, bytes, total);
