@@ -56,6 +56,8 @@ interface SplitRecord {
   pairs: PairList | null;
   /** Content wasm does not read (STDIN, STDOUT, STDERR, DATA, unknown types). */
   opaque: boolean;
+  /** For the current fragment: its chunk offsets plus this are offsets in `content`. */
+  contentShift: number;
   headerAt: number;
 }
 
@@ -288,12 +290,13 @@ export class Decoder implements StateOwner {
         case Ev.HEADER: {
           const clen = ev[b + 1]!;
           let content: Uint8Array;
-          if (this.reuse) {
+          // pairs are read lazily from their record's content: never from the reused buffer
+          if (this.reuse && !isPairType(type)) {
             content = (this.reusable ??= new Uint8Array(0xffff)).subarray(0, clen);
           } else content = new Uint8Array(clen);
           this.split = {
             type, requestId: id, content, filled: 0, pairs: isPairType(type) ? new PairList() : null,
-            opaque: !isPairType(type) && !isFixedType(type), headerAt: this.base + ev[b + 3]! - 8,
+            opaque: !isPairType(type) && !isFixedType(type), contentShift: 0, headerAt: this.base + ev[b + 3]! - 8,
           };
           break;
         }
@@ -302,10 +305,17 @@ export class Decoder implements StateOwner {
           const off = ev[b + 1]!;
           const n = ev[b + 2]!;
           s.content.set(chunk.subarray(off, off + n), s.filled);
+          s.contentShift = s.filled - off; // chunk offset -> offset in the reassembled content
           s.filled += n;
           break;
         }
-        case Ev.PAIR:
+        case Ev.PAIR: {
+          // a pair inside this fragment: point into the reassembled content, so that the record's
+          // pairs share one buffer (and one string)
+          const s = this.split!;
+          s.pairs!.add(s.content, ev[b + 1]! + s.contentShift, ev[b + 2]!, ev[b + 3]!);
+          break;
+        }
         case Ev.PAIR_CARRIED:
           addPair(this.split!.pairs!, chunk, ev, b, i, carried);
           break;

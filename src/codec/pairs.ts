@@ -41,29 +41,35 @@ export class PairList implements Iterable<[string, string]> {
   private span: string | undefined;
   private spanStart = 0;
   private oneBuffer = true;
+  /** Pairs outside the first buffer (a pair carried across chunks, in its own copy) are decoded alone. */
+  private mixed = false;
 
   /** Adds a pair whose name starts at `start` in `buf`, its value right after the name. */
   add(buf: Uint8Array, start: number, nameLength: number, valueLength: number): void {
-    if (this.bufs.length > 0 && buf !== this.bufs[0]) this.oneBuffer = false;
+    if (this.bufs.length > 0 && buf !== this.bufs[0]) this.mixed = true;
     this.bufs.push(buf);
     this.offs.push(start, nameLength, valueLength);
   }
 
   /** The string of bytes [start, end) of pair i's buffer. */
   private text(i: number, start: number, end: number): string {
-    if (!this.oneBuffer) return latin1(this.bufs[i]!, start, end);
+    const primary = this.bufs[0]!;
+    if (!this.oneBuffer || this.bufs[i] !== primary) return latin1(this.bufs[i]!, start, end);
     if (this.span === undefined) {
-      const last = this.length - 1;
+      // from the first pair to the last one in the primary buffer (they come in increasing offsets)
+      let last = this.length - 1;
+      while (this.mixed && this.bufs[last] !== primary) last--;
       this.spanStart = this.offs[0]!;
-      this.span = latin1(this.bufs[0]!, this.spanStart, this.offs[3 * last]! + this.offs[3 * last + 1]! + this.offs[3 * last + 2]!);
+      this.span = latin1(primary, this.spanStart, this.offs[3 * last]! + this.offs[3 * last + 1]! + this.offs[3 * last + 2]!);
     }
     return this.span.substring(start - this.spanStart, end - this.spanStart);
   }
 
   /** Adds every pair of `other` (the pairs of a stream's next record). */
   append(other: PairList): void {
-    // still one buffer if both lists are, in the same one (records of one chunk)
+    // still one primary buffer if both lists share it (records of one chunk)
     this.oneBuffer = this.length === 0 ? other.oneBuffer : this.oneBuffer && other.oneBuffer && other.bufs[0] === this.bufs[0];
+    this.mixed ||= other.mixed;
     for (let i = 0; i < other.length; i++) {
       this.bufs.push(other.bufs[i]!);
       this.offs.push(other.offs[3 * i]!, other.offs[3 * i + 1]!, other.offs[3 * i + 2]!);

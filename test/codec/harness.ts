@@ -14,7 +14,15 @@ export function decodeCut(bytes: Uint8Array, cuts: number[], options?: DecoderOp
       },
       pairs(_type, _id, list) {
         const pairs: [number[], number[]][] = [];
-        for (let i = 0; i < list.length; i++) pairs.push([[...list.nameBytes(i)], [...list.valueBytes(i)]]);
+        for (let i = 0; i < list.length; i++) {
+          const name = [...list.nameBytes(i)];
+          const value = [...list.valueBytes(i)];
+          // the lazy strings (cut from one string per record where they can be) say the same bytes
+          if (list.name(i) !== String.fromCharCode(...name) || list.value(i) !== String.fromCharCode(...value)) {
+            throw new Error(`pair ${i}: its strings differ from its bytes`);
+          }
+          pairs.push([name, value]);
+        }
         last().pairs = pairs;
       },
       begin(_id, role, flags) {
