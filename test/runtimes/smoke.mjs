@@ -1,89 +1,127 @@
-// The built package used from any runtime: Node, Deno, Bun (run as a script) and a browser page
-// (imported as a module). Only web APIs and the package's codec and streams: no node: imports here.
-import { Encoder, Decoder, decodeRecords, decodePairs, RecordType, Role, Flags, FastCGIProtocolError } from '../../dist/codec/index.js';
-import { RecordDecoderStream, RecordEncoderStream } from '../../dist/streams/index.js';
+// Smoke test of the BUILT package, the same code in every runtime. Run as a script under Node, Deno or
+// Bun it checks the package root (dist/index.js) and prints one JSON line; a browser page imports it
+// and passes the portable entries (dist/codec + dist/streams), because the root also re-exports the
+// Node-only server and client. Only web APIs here (no node: imports), so both ways work.
+
+const ID = 1;
 
 function check(cond, what) {
   if (!cond) throw new Error(`smoke check failed: ${what}`);
 }
 const concat = (parts) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
+  let at = 0;
+  for (const p of parts) (out.set(p, at), (at += p.length));
   return out;
 };
+const sameBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
-export async function runSmoke() {
+async function collect(readable) {
+  const out = [];
+  const reader = readable.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) out.push(r.value);
+  return out;
+}
+
+/** Re-cuts a byte stream into pieces of pseudo-random sizes (fixed seed: a failure reproduces). */
+function rechunk() {
+  let seed = 0x2545f491;
+  const next = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  // many tiny pieces, so that headers, pair lengths and pairs are split too, among larger ones
+  const size = () => (next() % 4 === 0 ? 1 + (next() % 8) : 1 + (next() % 700));
+  let pending = new Uint8Array(0);
+  let want = size();
+  let pieces = 0;
+  const stream = new TransformStream({
+    transform(chunk, c) {
+      pending = concat([pending, chunk]);
+      while (pending.length >= want) {
+        c.enqueue(pending.slice(0, want)); // fresh buffers: the decoder may keep views of its chunks
+        pending = pending.subarray(want);
+        want = size();
+        pieces++;
+      }
+    },
+    flush(c) {
+      if (pending.length > 0) (c.enqueue(pending.slice()), pieces++);
+    },
+  });
+  return { stream, pieces: () => pieces };
+}
+
+/** `api`: the package's exports (Encoder, decodeRecords, RecordDecoderStream, ...). */
+export async function runSmoke(api) {
+  const { Encoder, decodeRecords, decodePairs, encodePairs, RecordType, Role, Flags, FastCGIProtocolError } = api;
+  const { RecordEncoderStream, RecordDecoderStream } = api;
   const enc = new Encoder();
-  const body = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7) & 255);
-  const params = { SCRIPT_FILENAME: '/srv/index.php', HTTP_COOKIE: 'c'.repeat(200), EMPTY: '' };
-  const bytes = concat([enc.beginRequest(1, Role.RESPONDER, Flags.KEEP_CONN), enc.pairs(1, params), ...enc.stream(RecordType.STDIN, 1, body, true)]);
+  const params = [
+    ['SCRIPT_FILENAME', '/srv/www/index.php'],
+    ['REQUEST_METHOD', 'POST'],
+    ['HTTP_COOKIE', 'c'.repeat(200)], // 200 bytes: a 4-byte value length
+    ['EMPTY', ''],
+  ];
+  const body = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7 + (i >> 8)) & 255);
+  const begin = enc.beginRequest(ID, Role.RESPONDER, Flags.KEEP_CONN);
+  const bytes = concat([begin, enc.pairs(ID, params), ...enc.stream(RecordType.STDIN, ID, body, true)]);
 
-  // whole-buffer decoding
+  // 1. whole buffer: Encoder -> decodeRecords
   const records = decodeRecords(bytes);
-  check(records[0].type === RecordType.BEGIN_REQUEST && records[0].requestId === 1, 'BEGIN_REQUEST');
-  const pairs = decodePairs(records[1].content);
-  check(JSON.stringify(pairs) === JSON.stringify(Object.entries(params)), 'pairs round trip');
-  const stdin = concat(records.filter((r) => r.type === RecordType.STDIN).map((r) => r.content));
-  check(stdin.length === body.length && stdin.every((b, i) => b === body[i]), 'STDIN round trip');
+  const { BEGIN_REQUEST: B, PARAMS: P, STDIN: S } = RecordType;
+  check(same(records.map((r) => r.type), [B, P, P, S, S, S]), `record types ${records.map((r) => r.type)}`);
+  check(records.every((r) => r.requestId === ID && r.version === 1), 'request ids and versions');
+  check(sameBytes(records[0].content, begin.subarray(8)), 'BEGIN_REQUEST body');
+  check(same(decodePairs(records[1].content), params), 'pairs round trip (decodeRecords)');
+  check(sameBytes(concat(records.filter((r) => r.type === S).map((r) => r.content)), body), 'STDIN round trip (decodeRecords)');
 
-  // streaming: records -> bytes -> records, in 333-byte pieces
+  // 2. streams: records -> RecordEncoderStream -> random cuts -> RecordDecoderStream -> records
+  const input = [
+    { type: B, requestId: ID, content: begin.subarray(8) },
+    { type: P, requestId: ID, content: encodePairs(params) },
+    { type: P, requestId: ID },
+    { type: S, requestId: ID, content: body }, // longer than a record: the encoder stream cuts it
+    { type: S, requestId: ID },
+  ];
   const source = new ReadableStream({
     start(c) {
-      c.enqueue({ type: RecordType.STDOUT, requestId: 2, content: body });
-      c.enqueue({ type: RecordType.STDOUT, requestId: 2 });
+      for (const r of input) c.enqueue(r);
       c.close();
     },
   });
-  const framed = [];
-  const reader = source.pipeThrough(new RecordEncoderStream()).getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    framed.push(value);
-  }
-  const all = concat(framed);
-  const pieces = new ReadableStream({
-    start(c) {
-      for (let o = 0; o < all.length; o += 333) c.enqueue(all.slice(o, o + 333));
-      c.close();
-    },
-  });
-  const back = [];
-  const r2 = pieces.pipeThrough(new RecordDecoderStream()).getReader();
-  for (;;) {
-    const { value, done } = await r2.read();
-    if (done) break;
-    back.push(value);
-  }
-  const stdout = concat(back.map((r) => r.content));
-  check(stdout.length === body.length && stdout.every((b, i) => b === body[i]), 'streams round trip');
+  const cuts = rechunk();
+  const back = await collect(source.pipeThrough(new RecordEncoderStream()).pipeThrough(cuts.stream).pipeThrough(new RecordDecoderStream()));
+  check(same(back.map((r) => r.type), [B, P, P, S, S, S]), `streamed record types ${back.map((r) => r.type)}`);
+  check(sameBytes(back[0].content, begin.subarray(8)), 'BEGIN_REQUEST body (streams)');
+  check(same(back.filter((r) => r.type === P).flatMap((r) => r.pairs.toArray()), params), 'pairs round trip (streams)');
+  check(back[1].pairs.get('HTTP_COOKIE')?.length === 200, 'PairList.get');
+  check(sameBytes(concat(back.filter((r) => r.type === S).map((r) => r.content)), body), 'STDIN round trip (streams)');
+  check(cuts.pieces() > 100, `the stream was cut into ${cuts.pieces()} pieces only`);
 
-  // a typed error with an offset
-  let error = null;
-  try {
-    decodeRecords(Uint8Array.from([2, 6, 0, 1, 0, 0, 0, 0]));
-  } catch (e) {
-    error = e;
-  }
-  check(error instanceof FastCGIProtocolError && error.code === 'BAD_VERSION' && error.offset === 0, 'typed error');
+  // 3. typed errors: a version-2 header after a valid record, whole buffer and through the stream
+  const bad = concat([begin, Uint8Array.from([2, S, 0, ID, 0, 0, 0, 0])]);
+  const caught = (fn) => fn().then(() => null, (e) => e);
+  const error = await caught(async () => decodeRecords(bad));
+  check(error instanceof FastCGIProtocolError, `error class ${error && error.name}`);
+  const badStream = new ReadableStream({ start: (c) => (c.enqueue(bad), c.close()) });
+  const streamError = await caught(() => collect(badStream.pipeThrough(new RecordDecoderStream())));
+  check(streamError instanceof FastCGIProtocolError, `stream error class ${streamError && streamError.name}`);
 
-  // lazy pairs through the Decoder
-  let cookie = '';
-  new Decoder({ pairs: (_t, _id, list) => list.length && (cookie = list.get('HTTP_COOKIE')) }).push(bytes);
-  check(cookie.length === 200, 'Decoder pairs');
-
-  return { ok: true, records: records.length, streamed: back.length, error: error.code };
+  return {
+    records: records.length,
+    streamed: back.length,
+    pieces: cuts.pieces(),
+    stdinBytes: body.length,
+    error: { code: error.code, offset: error.offset },
+    streamError: { code: streamError.code, offset: streamError.offset },
+  };
 }
 
-// run as a script under Node, Deno or Bun: print the result
-const isScript = typeof process !== 'undefined' && process.argv?.[1] && import.meta.url.endsWith(process.argv[1].split('/').pop());
-if (isScript) {
-  runSmoke().then(
-    (r) => console.log(JSON.stringify(r)),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+// Run as a script (Node 20 lacks import.meta.main, so compare the script path): print the result. A
+// failure rejects the top-level await, which exits nonzero in every runtime.
+const isMain = import.meta.main ?? (typeof process === 'object' && import.meta.filename === process.argv?.[1]);
+if (isMain) console.log(JSON.stringify(await runSmoke(await import('../../dist/index.js'))));
