@@ -5,6 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { ClientConnection, type ClientConnectionHandler } from '../protocol/client-connection.js';
 import { FastCGIError } from '../codec/errors.js';
+import { concatBytes } from '../codec/bytes.js';
 
 export interface PoolOptions {
   /** 'host:port', '[v6]:port', a Unix socket path, or 'unix:/path'. */
@@ -50,6 +51,14 @@ export class PooledConnection {
     socket.setNoDelay(true);
     this.conn = new ClientConnection({
       write: (parts) => {
+        // small parts (headers, params, a short body) go as one buffer: one write is cheaper than a
+        // writev of many small pieces; large payload slices keep their own buffers
+        let size = 0;
+        for (const p of parts) size += p.length;
+        if (parts.length > 1 && size <= 16 * 1024) {
+          socket.write(concatBytes(parts, size));
+          return;
+        }
         socket.cork();
         for (const p of parts) socket.write(p);
         socket.uncork();
