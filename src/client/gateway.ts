@@ -39,6 +39,8 @@ export interface GatewayOptions {
   healthCheckInterval?: number;
   /** Where errors are logged (default console.error). */
   log?: (message: string) => void;
+  /** How long a file lookup is remembered, ms, as nginx's open_file_cache (default 1000; 0 = never). */
+  fileCacheTime?: number;
   /** A body without Content-Length is buffered to learn its length: at most this many bytes (413 beyond). Default 64 MiB. */
   maxBufferedBody?: number;
 }
@@ -80,6 +82,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     retryAt: 0,
   }));
   let next = 0;
+  const lookup = statCache(options.fileCacheTime ?? 1000);
 
   /** Healthy backends in round-robin order, then those whose retry time has come. */
   function candidates(): Backend[] {
@@ -93,22 +96,22 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   async function resolve(path: string): Promise<{ kind: 'script'; script: string; pathInfo: string } | { kind: 'file'; file: string; size: number; mtime: Date } | { kind: 'redirect'; location: string } | null> {
     if (path.endsWith('/')) {
       const index = path + (options.index ?? 'index.php');
-      if (await isFile(root + index)) return scriptPattern.test(index) ? { kind: 'script', script: index, pathInfo: '' } : fileAt(index);
+      if ((await lookup(root + index))?.isFile()) return scriptPattern.test(index) ? { kind: 'script', script: index, pathInfo: '' } : fileAt(index);
     }
     const [script, pathInfo] = splitScript(path, new RegExp(`^(.+?${scriptPattern.source.replace(/\$$/, '')})(/.*)?$`));
     if (scriptPattern.test(script)) {
       // only an existing script file runs: '/uploads/a.jpg/x.php' names no file, so nothing runs
-      if (await isFile(root + script)) return { kind: 'script', script, pathInfo };
+      if ((await lookup(root + script))?.isFile()) return { kind: 'script', script, pathInfo };
     } else if (options.staticFiles !== false) {
-      const s = await stat(root + path).catch(() => null);
+      const s = await lookup(root + path);
       if (s?.isFile()) return { kind: 'file', file: root + path, size: s.size, mtime: s.mtime };
       if (s?.isDirectory() && !path.endsWith('/')) return { kind: 'redirect', location: `${path}/` };
     }
-    if (options.frontController && (await isFile(root + options.frontController))) return { kind: 'script', script: options.frontController, pathInfo: '' };
+    if (options.frontController && (await lookup(root + options.frontController))?.isFile()) return { kind: 'script', script: options.frontController, pathInfo: '' };
     return null;
   }
   async function fileAt(path: string) {
-    const s = await stat(root + path);
+    const s = (await lookup(root + path))!;
     return { kind: 'file' as const, file: root + path, size: s.size, mtime: s.mtime };
   }
 
@@ -280,8 +283,22 @@ async function bufferBody(req: IncomingMessage, limit: number): Promise<Uint8Arr
   return Buffer.concat(parts, size);
 }
 
-async function isFile(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => null))?.isFile() ?? false;
+type FileInfo = { isFile(): boolean; isDirectory(): boolean; size: number; mtime: Date } | null;
+
+/** stat() with results (found or not) remembered for `ttl` ms, at most 10,000 of them. */
+function statCache(ttl: number): (path: string) => Promise<FileInfo> {
+  const cache = new Map<string, { at: number; info: Promise<FileInfo> }>();
+  return (path) => {
+    const now = Date.now();
+    const hit = cache.get(path);
+    if (hit && now - hit.at < ttl) return hit.info;
+    const info = stat(path).catch(() => null);
+    if (ttl > 0) {
+      if (cache.size >= 10_000) cache.clear();
+      cache.set(path, { at: now, info });
+    }
+    return info;
+  };
 }
 
 function plain(res: ServerResponse, status: number, text: string): void {
