@@ -4,7 +4,7 @@
 // calls decode(chunkLen, win, winLen). Wasm walks records from offset `win`, writes events that name
 // chunk offsets (so payloads are handed on as views of the caller's own chunk, never copied), and skips
 // opaque content and padding without reading it, possibly past the window. It returns the chunk offset
-// where the next window must start and, in wantLen, how many bytes that window needs at least.
+// where the next window must start and, in STATE (S_WANT), how many bytes that window needs at least.
 // State that must survive a chunk boundary (a split header, a fixed body, the position inside a record,
 // partial pairs) lives in STATE and the carry arena, which the TypeScript side may swap per connection.
 
@@ -16,7 +16,7 @@ import {
 import { emit, eventCount } from './events';
 import { feedPairs, hasCarry, discardCarry, releaseDone, pairErrorAt } from './pairs';
 
-export let wantLen: u32 = 0;
+let wantLen: u32 = 0;
 
 @inline function isPairType(t: u32): bool {
   return t == RecordType.PARAMS || t == RecordType.GET_VALUES || t == RecordType.GET_VALUES_RESULT;

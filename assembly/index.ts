@@ -2,7 +2,6 @@
 
 import { layout, ensureMemory, STATE, EVENTS, INPUT, CARRIES, ARENA, STATE_SIZE, INPUT_CAP, EVENT_CAP, CARRY_ROW, S_PAIR_LIMIT } from './layout';
 import { eventCount } from './events';
-import { wantLen } from './decoder';
 import { STREAM_CUT } from './encoder';
 
 export { decode, skipContent, finish, pairs, pairsEnd } from './decoder';
@@ -28,5 +27,4 @@ export function carriesPtr(): usize { return CARRIES; }
 export function carryRowSize(): u32 { return CARRY_ROW; }
 export function arenaPtr(): usize { return ARENA; }
 export function events(): u32 { return eventCount; }
-export function want(): u32 { return wantLen; }
 export function streamCut(): u32 { return STREAM_CUT; }

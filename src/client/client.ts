@@ -403,10 +403,11 @@ async function* exactly(body: ReadableStream<Uint8Array>, length: number): Async
   if (sent !== length) throw new FastCGIError('CONTENT_LENGTH_MISMATCH', `the request body ended after ${sent} of its Content-Length ${length} bytes`);
 }
 
-async function bufferBody(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+/** A body without Content-Length, read whole (BODY_TOO_LARGE past `limit`) so its length is known. */
+export async function bufferBody(body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, limit: number): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
     size += chunk.length;
     if (size > limit) throw new FastCGIError('BODY_TOO_LARGE', `a request body without Content-Length is buffered, and this one passed ${limit} bytes`);
     parts.push(chunk);

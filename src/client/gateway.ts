@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { Client, type Body, type ClientOptions } from './client.js';
+import { Client, bufferBody, type Body, type ClientOptions } from './client.js';
 import { cgiParams, safePath, splitScript } from './cgi-params.js';
 import { CgiResponseParser } from '../protocol/cgi-response.js';
 import { FastCGIError } from '../codec/errors.js';
@@ -270,17 +270,6 @@ function exchange(client: Client, params: Record<string, string>, body: Body | u
       if (!done && !res.writableFinished) fail(new FastCGIError('CLIENT_GONE', 'the HTTP client went away'));
     });
   });
-}
-
-async function bufferBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new FastCGIError('BODY_TOO_LARGE', `a request body without Content-Length is buffered, and this one passed ${limit} bytes`);
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts, size);
 }
 
 type FileInfo = { isFile(): boolean; isDirectory(): boolean; size: number; mtime: Date } | null;

@@ -75,7 +75,6 @@ export class PooledConnection {
         r?.events.end(appStatus, protocolStatus);
         this.pool.released(this);
       },
-      values: () => {},
     });
     socket.on('data', (chunk) => this.conn.receive(chunk));
     socket.on('end', () => this.conn.receiveEnd());

@@ -20,7 +20,6 @@ export interface CodecExports {
   carryRowSize(): number;
   arenaPtr(): number;
   events(): number;
-  want(): number;
   streamCut(): number;
   decode(chunkLen: number, win: number, winLen: number, base: number): number;
   skipContent(n: number): number;

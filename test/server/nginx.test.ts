@@ -42,7 +42,7 @@ beforeAll(async () => {
     }),
     { port: 0, host: '127.0.0.1' },
   );
-  const unix = await listen(
+  await listen(
     createServer({ socketMode: 0o666 }, (_req, res) => res.end('over unix')),
     sock,
   );
