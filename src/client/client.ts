@@ -142,7 +142,9 @@ export class Client {
 
   private async begin(options: RequestOptions, canRetry: boolean, sink: ReplySink): Promise<number> {
     options.signal?.throwIfAborted();
-    let conn = await this.pool.acquire();
+    // an idle kept connection starts the request now, in this tick (no await: the request leaves with
+    // the caller's other writes); otherwise wait for one
+    let conn = this.pool.idle() ?? (await this.pool.acquire());
     while (conn.closed) conn = await this.pool.acquire(); // it closed between the pool's answer and now
     const replayable = options.body === undefined || typeof options.body === 'string' || options.body instanceof Uint8Array;
     const id = this.start(conn, options, canRetry && replayable, sink);
@@ -334,15 +336,15 @@ export class Client {
 
     // BEGIN, PARAMS and a body already in hand (with its STDIN end) leave in one write, as nginx does:
     // fcgi2 answers a GET before reading STDIN, and a STDIN end arriving after its answer is read as a
-    // stray record that makes it drop the kept connection.
-    conn.socket.cork();
-    id = conn.begin(events, (c) => c.begin(options.params, { role: options.role, keepConn: this.options.keepAlive !== false }));
+    // stray record that makes it drop the kept connection. A streamed body (or a filter's DATA) follows.
+    const body = options.body;
+    const inHand = options.role !== Role.FILTER && (body === undefined || typeof body === 'string' || body instanceof Uint8Array);
+    const keepConn = this.options.keepAlive !== false;
+    id = conn.begin(events, (c) => c.begin(options.params, { role: options.role, keepConn }, inHand ? bodyBytes(body) : undefined));
     if (timeouts.firstByte) timers[0] = setTimeout(() => giveUp(new FastCGIError('TIMEOUT_FIRST_BYTE', `the FastCGI app did not answer within ${timeouts.firstByte} ms`)), timeouts.firstByte);
     if (timeouts.total) timers.push(setTimeout(() => giveUp(new FastCGIError('TIMEOUT_TOTAL', `the FastCGI request took longer than ${timeouts.total} ms`)), timeouts.total));
     options.signal?.addEventListener('abort', onAbort, { once: true });
-
-    void this.send(conn, id, options).catch((e: unknown) => giveUp(e instanceof Error ? e : new Error(String(e))));
-    conn.socket.uncork(); // send() wrote a buffered body synchronously; a streamed one follows as it comes
+    if (!inHand) void this.send(conn, id, options).catch((e: unknown) => giveUp(e instanceof Error ? e : new Error(String(e))));
     return id;
   }
 
@@ -379,10 +381,13 @@ class RetryError extends Error {
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
+/** A body given as bytes or a string, as bytes (none: empty). */
+function bodyBytes(body: Uint8Array | string | undefined): Uint8Array {
+  return body === undefined ? EMPTY : typeof body === 'string' ? utf8.encode(body) : body;
+}
+
 async function stream(conn: PooledConnection, body: Body | undefined, write: (chunk: Uint8Array, end: boolean) => void): Promise<void> {
-  if (body === undefined) return write(EMPTY, true);
-  if (typeof body === 'string') return write(utf8.encode(body), true);
-  if (body instanceof Uint8Array) return write(body, true);
+  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) return write(bodyBytes(body), true);
   const iterable: AsyncIterable<Uint8Array> = body instanceof ReadableStream ? (body as unknown as AsyncIterable<Uint8Array>) : body;
   for await (const chunk of iterable) {
     if (conn.closed) return;

@@ -15,7 +15,8 @@ import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Client, bufferBody, type Body, type ClientOptions } from './client.js';
 import { cgiParams, safePath, splitScript } from './cgi-params.js';
-import { CgiResponseParser } from '../protocol/cgi-response.js';
+import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
+import { concatBytes } from '../codec/bytes.js';
 import { FastCGIError } from '../codec/errors.js';
 
 export interface GatewayOptions {
@@ -205,13 +206,18 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
 
 /**
  * Sends one request and writes the CGI reply into res as it comes: the head (Status, headers) once
- * parsed, then the body with backpressure (the backend connection pauses while res is full).
+ * parsed, then the body with backpressure (the backend connection pauses while res is full). Body bytes
+ * are held until the end of the read that brought them: a reply that ends in that read (most do) goes
+ * out as one write with a Content-Length instead of chunked pieces.
  */
 function exchange(client: Client, params: Record<string, string>, body: Body | undefined, res: ServerResponse, head: boolean, log: (m: string) => void): Promise<string | null> {
   return new Promise((resolvePromise, reject) => {
     const parser = new CgiResponseParser();
     let flow: { pause(): void; resume(): void; cancel(): void } | null = null;
+    let cgiHead: CgiHead | null = null;
     let wroteHead = false;
+    let held: Uint8Array[] = [];
+    let heldSince = false;
     let redirect: string | null = null;
     let done = false;
     const fail = (err: unknown): void => {
@@ -220,12 +226,30 @@ function exchange(client: Client, params: Record<string, string>, body: Body | u
       flow?.cancel();
       reject(err);
     };
+    const send = (chunk: Uint8Array): void => {
+      if (!res.write(chunk)) {
+        flow?.pause();
+        res.once('drain', () => flow?.resume());
+      }
+    };
+    // more of the body is on its way: the head goes out as it is (chunked unless the app sent a length)
+    const flush = (): void => {
+      heldSince = false;
+      if (done) return;
+      if (!wroteHead) {
+        wroteHead = true;
+        res.writeHead(cgiHead!.status, cgiHead!.statusText, cgiHead!.headers.flat());
+      }
+      const chunks = held;
+      held = [];
+      if (!head) for (const c of chunks) send(c);
+    };
     client
       .exchange({ params, body }, {
         started: (f) => (flow = f),
         stdout: (chunk) => {
           if (done || redirect !== null) return;
-          if (!wroteHead) {
+          if (cgiHead === null) {
             let parsed;
             try {
               parsed = parser.push(chunk);
@@ -233,34 +257,31 @@ function exchange(client: Client, params: Record<string, string>, body: Body | u
               return fail(err);
             }
             if (parsed === null) return;
-            const h = parsed.head!;
-            if (h.localRedirect) {
-              redirect = h.location!;
+            cgiHead = parsed.head!;
+            if (cgiHead.localRedirect) {
+              redirect = cgiHead.location!;
               return;
             }
-            wroteHead = true;
-            res.writeHead(h.status, h.statusText, h.headers.flat());
             chunk = parsed.body;
-            if (chunk.length === 0 || head) return;
           }
-          if (head) return;
-          if (!res.write(chunk)) {
-            flow?.pause();
-            res.once('drain', () => flow?.resume());
+          if (chunk.length > 0) held.push(chunk);
+          if (!heldSince) {
+            heldSince = true;
+            queueMicrotask(flush);
           }
         },
         stderr: (chunk) => log(`fcgi-wasm gateway: backend stderr: ${Buffer.from(chunk).toString('utf8').trimEnd()}`),
         end: () => {
           if (done) return;
           done = true;
-          if (!wroteHead && redirect === null) {
+          if (cgiHead === null) {
             try {
               parser.end(); // throws INCOMPLETE_HEADERS
             } catch (err) {
               return reject(err);
             }
           }
-          if (redirect === null) res.end();
+          if (redirect === null) finishReply(res, cgiHead!, wroteHead, held, head);
           resolvePromise(redirect);
         },
         fail,
@@ -270,6 +291,22 @@ function exchange(client: Client, params: Record<string, string>, body: Body | u
       if (!done && !res.writableFinished) fail(new FastCGIError('CLIENT_GONE', 'the HTTP client went away'));
     });
   });
+}
+
+/** The reply is complete: what is still held goes out, with a Content-Length when the head has not gone yet. */
+function finishReply(res: ServerResponse, cgiHead: CgiHead, wroteHead: boolean, held: Uint8Array[], head: boolean): void {
+  if (wroteHead) {
+    if (!head) for (const c of held) res.write(c);
+    res.end();
+    return;
+  }
+  const bodyBytes = held.length === 1 ? held[0]! : concatBytes(held);
+  const headers = cgiHead.headers.flat();
+  const framed = cgiHead.headers.some(([name]) => /^(content-length|transfer-encoding)$/i.test(name));
+  if (!framed && !head && cgiHead.status !== 204 && cgiHead.status !== 304) headers.push('Content-Length', String(bodyBytes.length));
+  res.writeHead(cgiHead.status, cgiHead.statusText, headers);
+  if (head) res.end();
+  else res.end(bodyBytes);
 }
 
 type FileInfo = { isFile(): boolean; isDirectory(): boolean; size: number; mtime: Date } | null;

@@ -154,9 +154,17 @@ export class Pool {
   /** A connection with room for one more request: an idle one, a new one, or the next one freed. */
   acquire(): Promise<PooledConnection> {
     if (this.closedPool) return Promise.reject(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
-    for (const c of this.connections) if (!c.closed && c.load < c.capacity) return Promise.resolve(c.reserve());
+    const free = this.idle();
+    if (free) return Promise.resolve(free);
     if (this.connections.size + this.connecting < (this.options.maxConnections ?? 16)) return this.open();
     return new Promise((resolve, reject) => this.waiting.push((c) => (c instanceof Error ? reject(c) : resolve(c))));
+  }
+
+  /** An open connection with room for one more request, its slot taken; null if there is none now. */
+  idle(): PooledConnection | null {
+    if (this.closedPool) return null;
+    for (const c of this.connections) if (!c.closed && c.load < c.capacity) return c.reserve();
+    return null;
   }
 
   private open(): Promise<PooledConnection> {

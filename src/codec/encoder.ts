@@ -130,28 +130,40 @@ export class Encoder {
     // strings stay strings (their length is their Latin-1 byte count) and are written straight into wasm memory
     const encoded: WireValue[] = [];
     let total = 0;
+    let allStrings = true;
     for (const [name, value] of pairEntries(pairs)) {
-      const n = wireValue(name);
-      const v = wireValue(value);
-      if (n.length > 0x7fffffff || v.length > 0x7fffffff) throw new FastCGIError('PAIR_TOO_LONG', 'a name or value is longer than 2^31-1 bytes');
-      encoded.push(n, v);
-      total += n.length + v.length;
+      encoded.push(name, value);
+      total += name.length + value.length;
+      if (typeof name !== 'string' || typeof value !== 'string') allStrings = false;
     }
+    // The common case, every name and value a string: one Latin-1 test and one write for them all (a
+    // regex test and a native write per string cost more than the packing itself).
+    const joined = allStrings ? (encoded as string[]).join('') : '';
+    const oneWrite = allStrings && !NOT_LATIN1.test(joined);
+    if (!oneWrite) {
+      total = 0;
+      for (let i = 0; i < encoded.length; i++) {
+        const w = wireValue(encoded[i]!);
+        encoded[i] = w;
+        total += w.length;
+      }
+    }
+    for (const e of encoded) if (e.length > 0x7fffffff) throw new FastCGIError('PAIR_TOO_LONG', 'a name or value is longer than 2^31-1 bytes');
     const count = encoded.length / 2;
     const c = this.c;
     const lens = c.scratch(count * 8 + total);
     const bytes = lens + count * 8;
     const u32 = c.u32;
     const u8 = c.u8;
-    let w = bytes;
-    for (let i = 0; i < count; i++) {
-      const n = encoded[2 * i]!;
-      const v = encoded[2 * i + 1]!;
-      u32[(lens >>> 2) + 2 * i] = n.length;
-      u32[(lens >>> 2) + 2 * i + 1] = v.length;
-      writeWire(u8, w, n);
-      writeWire(u8, w + n.length, v);
-      w += n.length + v.length;
+    const base = lens >>> 2;
+    for (let i = 0; i < 2 * count; i++) u32[base + i] = encoded[i]!.length;
+    if (oneWrite) writeWire(u8, bytes, joined);
+    else {
+      let w = bytes;
+      for (const e of encoded) {
+        writeWire(u8, w, e);
+        w += e.length;
+      }
     }
     return write(c, lens, count, bytes, total);
   }
@@ -173,13 +185,38 @@ export class Encoder {
   stream(type: number, requestId: number, data: Uint8Array, terminate = false): Uint8Array[] {
     checkType(type);
     checkId(requestId);
+    return this.framed(type, requestId, data, terminate, 0, null);
+  }
+
+  /**
+   * The end of a request, as the application sends it: the last STDOUT bytes (may be empty), the STDOUT
+   * terminator, the STDERR terminator when stderr was written, and END_REQUEST. One buffer when the
+   * bytes are few (a whole small response is then one allocation and one write).
+   */
+  endOfRequest(requestId: number, appStatus: number, protocolStatus: number, lastStdout: Uint8Array = EMPTY, stderrEnd = false): Uint8Array[] {
+    checkId(requestId);
+    return this.framed(RecordType.STDOUT, requestId, lastStdout, true, stderrEnd ? 24 : 16, (at) => {
+      const x = this.c.x;
+      if (stderrEnd) {
+        x.recordHeader(at, RecordType.STDERR, requestId, 0);
+        at += 8;
+      }
+      x.recordHeader(at, RecordType.END_REQUEST, requestId, 8);
+      x.endBody(at + 8, appStatus >>> 0, protocolStatus & 0xff);
+    });
+  }
+
+  /** `data` framed as records of `type`, then `trailerLen` more bytes that `trailer` writes at its address. */
+  private framed(type: number, requestId: number, data: Uint8Array, terminate: boolean, trailerLen: number, trailer: ((at: number) => void) | null): Uint8Array[] {
     const c = this.c;
     const len = data.length;
     const records = Math.ceil(len / c.STREAM_CUT);
-    const at = c.scratch(records * 8 + 16);
+    const at = c.scratch(records * 8 + 16 + trailerLen);
     const n = c.x.frameStream(at, type, requestId, len, terminate ? 1 : 0);
     const pad = (8 - (len & 7)) & 7;
-    const tailLen = (n > 0 ? pad : 0) + (terminate ? 8 : 0);
+    const tail = at + n * 8;
+    const tailLen = (n > 0 ? pad : 0) + (terminate ? 8 : 0) + trailerLen;
+    trailer?.(tail + tailLen - trailerLen);
     const u8 = c.u8;
     if (len <= COPY_LIMIT) {
       const out = new Uint8Array(n * 8 + len + tailLen);
@@ -187,7 +224,7 @@ export class Encoder {
         out.set(u8.subarray(at, at + 8), 0);
         out.set(data, 8);
       }
-      out.set(u8.subarray(at + n * 8, at + n * 8 + tailLen), n * 8 + len);
+      out.set(u8.subarray(tail, tail + tailLen), n * 8 + len);
       return [out];
     }
     const parts: Uint8Array[] = [];
@@ -195,7 +232,7 @@ export class Encoder {
       parts.push(u8.slice(at + k * 8, at + k * 8 + 8));
       parts.push(data.subarray(k * c.STREAM_CUT, Math.min(len, (k + 1) * c.STREAM_CUT)));
     }
-    if (tailLen > 0) parts.push(u8.slice(at + n * 8, at + n * 8 + tailLen));
+    if (tailLen > 0) parts.push(u8.slice(tail, tail + tailLen));
     return parts;
   }
 }

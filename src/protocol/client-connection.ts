@@ -65,16 +65,18 @@ export class ClientConnection {
     return this.closed;
   }
 
-  /** Starts a request: BEGIN_REQUEST and the params (terminated). Returns its id. */
-  begin(params: Pairs, options: BeginOptions = {}): number {
+  /**
+   * Starts a request: BEGIN_REQUEST and the params (terminated). With `body`, the whole request body
+   * and its STDIN end follow in the same write (one syscall, and fcgi2 needs them together: it answers
+   * before reading STDIN and takes a late STDIN end for a stray record). Returns the request id.
+   */
+  begin(params: Pairs, options: BeginOptions = {}, body?: Uint8Array): number {
     let id = 1;
     while (this.active.has(id)) id++;
     if (id > 0xffff) throw new RangeError('fcgi-wasm: no free request id on this connection');
     this.active.add(id);
-    this.handler.write([
-      this.encoder.beginRequest(id, options.role ?? Role.RESPONDER, options.keepConn === false ? 0 : Flags.KEEP_CONN),
-      this.encoder.pairs(id, params),
-    ]);
+    const head = [this.encoder.beginRequest(id, options.role ?? Role.RESPONDER, options.keepConn === false ? 0 : Flags.KEEP_CONN), this.encoder.pairs(id, params)];
+    this.handler.write(body === undefined ? head : head.concat(this.encoder.stream(RecordType.STDIN, id, body, true)));
     return id;
   }
 

@@ -89,6 +89,7 @@ export class ServerConnection {
   private active = 0;
   private closeWhenIdle = false;
   private closed = false;
+  private unreadInput = false;
 
   constructor(handler: ServerConnectionHandler, options: ServerConnectionOptions = {}) {
     this.handler = handler;
@@ -112,6 +113,10 @@ export class ServerConnection {
   }
   get isClosed(): boolean {
     return this.closed;
+  }
+  /** False when a finished request had not sent all its input: the peer may still be writing. */
+  get inputComplete(): boolean {
+    return !this.unreadInput;
   }
 
   /** Bytes from the peer. A protocol error closes the connection (handler.close(error)); nothing throws. */
@@ -143,12 +148,7 @@ export class ServerConnection {
   end(requestId: number, appStatus = 0, lastStdout?: Uint8Array): void {
     const r = this.current(requestId);
     if (r === undefined || this.closed) return;
-    const parts: Uint8Array[] = [];
-    if (lastStdout && lastStdout.length > 0) parts.push(...this.encoder.stream(RecordType.STDOUT, requestId, lastStdout));
-    parts.push(this.encoder.record(RecordType.STDOUT, requestId));
-    if (r.stderrUsed) parts.push(this.encoder.record(RecordType.STDERR, requestId));
-    parts.push(this.encoder.endRequest(requestId, appStatus >>> 0, ProtocolStatus.REQUEST_COMPLETE));
-    this.handler.write(parts);
+    this.handler.write(this.encoder.endOfRequest(requestId, appStatus >>> 0, ProtocolStatus.REQUEST_COMPLETE, lastStdout, r.stderrUsed));
     this.finish(r);
   }
 
@@ -288,6 +288,7 @@ export class ServerConnection {
     const queue = this.requests.get(r.id)!;
     queue.shift();
     if (!r.keepConn) this.closeWhenIdle = true;
+    if (r.phase !== 'done') this.unreadInput = true;
     const next = queue[0];
     if (next === undefined) {
       this.requests.delete(r.id);

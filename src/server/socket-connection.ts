@@ -64,8 +64,12 @@ export class SocketConnection implements RequestChannel {
           if (error) {
             events.protocolError(error, this);
             socket.destroy();
+          } else if (this.protocol.inputComplete) {
+            // the peer has sent all it will: close once our bytes are out, without waiting for its FIN
+            // (nginx closes an upstream connection without KEEP_CONN as soon as END_REQUEST arrives)
+            socket.end(() => socket.destroy());
           } else {
-            socket.end();
+            socket.end(); // it may still be writing: a close now would reset the connection under our reply
           }
         },
         request: (info) => this.sinks.set(info.requestId, events.start(this, info)),

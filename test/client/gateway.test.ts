@@ -160,6 +160,35 @@ describe('gateway', () => {
     });
   });
 
+  it('sends a reply that arrives whole with a Content-Length, and streams one that arrives in pieces', async () => {
+    // a whole reply: one read from the backend, so the gateway knows the length
+    const whole = await fakeApp('Content-Type: text/plain\r\n\r\nall of it');
+    const base = await gateway({ backends: whole.address, passAll: true });
+    const r = await fetch(`${base}/x`);
+    expect(r.headers.get('content-length')).toBe('9');
+    expect(r.headers.get('transfer-encoding')).toBeNull();
+    expect(await r.text()).toBe('all of it');
+    whole.server.close();
+
+    // a reply whose body keeps coming: the head and first bytes go out at once, chunked
+    const enc = new Encoder();
+    const slow = createNetServer((s) =>
+      s.once('data', () => {
+        s.write(Buffer.concat(enc.stream(RecordType.STDOUT, 1, Buffer.from('Content-Type: text/plain\r\n\r\nfirst '))));
+        setTimeout(() => s.end(Buffer.concat([...enc.stream(RecordType.STDOUT, 1, Buffer.from('second'), true), enc.endRequest(1, 0)])), 800);
+      }),
+    );
+    await new Promise<void>((done) => slow.listen(0, '127.0.0.1', () => done()));
+    const base2 = await gateway({ backends: `127.0.0.1:${(slow.address() as { port: number }).port}`, passAll: true });
+    const started = Date.now();
+    const r2 = await fetch(`${base2}/x`);
+    expect(Date.now() - started).toBeLessThan(600); // the head did not wait for the rest of the body
+    expect(r2.headers.get('content-length')).toBeNull();
+    expect(r2.headers.get('transfer-encoding')).toBe('chunked');
+    expect(await r2.text()).toBe('first second');
+    slow.close();
+  });
+
   it('answers PHP pages as nginx does for the same php-fpm', async () => {
     const base = await gateway();
     const pages: [string, RequestInit?][] = [

@@ -80,6 +80,25 @@ describe('Encoder', () => {
     expect(toHex(enc.stream(RecordType.STDIN, 1, new Uint8Array(0), true)[0]!)).toBe('0105000100000000');
   });
 
+  it('writes the end of a request (last STDOUT bytes, terminators, END_REQUEST) as one buffer when small', () => {
+    const small = enc.endOfRequest(3, 7, ProtocolStatus.REQUEST_COMPLETE, new TextEncoder().encode('hi'), true);
+    expect(small).toHaveLength(1);
+    const records = decodeRecords(small[0]!);
+    expect(records.map((r) => [r.type, r.requestId, r.content.length])).toEqual([
+      [RecordType.STDOUT, 3, 2], [RecordType.STDOUT, 3, 0], [RecordType.STDERR, 3, 0], [RecordType.END_REQUEST, 3, 8],
+    ]);
+    expect(toHex(small[0]!)).toBe(toHex(concat([...enc.stream(RecordType.STDOUT, 3, new TextEncoder().encode('hi'), true), enc.record(RecordType.STDERR, 3), enc.endRequest(3, 7)])));
+    // nothing left to write and no stderr: the STDOUT end and END_REQUEST only
+    expect(toHex(enc.endOfRequest(1, 0, ProtocolStatus.REQUEST_COMPLETE)[0]!)).toBe('0106000100000000' + '0103000100080000' + '0000000000000000');
+    // a large tail stays slices of the caller's buffer, the terminators and END_REQUEST after them
+    const data = new Uint8Array(100_000).fill(7);
+    const large = enc.endOfRequest(2, 0, ProtocolStatus.REQUEST_COMPLETE, data);
+    expect(large.some((p) => p.buffer === data.buffer)).toBe(true);
+    const decoded = decodeRecords(concat(large));
+    expect(decoded.map((r) => r.type)).toEqual([RecordType.STDOUT, RecordType.STDOUT, RecordType.STDOUT, RecordType.END_REQUEST]);
+    expect(concat(decoded.slice(0, 2).map((r) => r.content))).toEqual(data);
+  });
+
   it('refuses what no record can carry, with typed errors', () => {
     expect(() => enc.record(RecordType.STDOUT, 1, new Uint8Array(65536))).toThrow(FastCGIError);
     expect(() => encodeRecord(RecordType.STDOUT, 70000)).toThrow(/request id must be an integer from 0 to 65535/);
