@@ -89,25 +89,48 @@ class ResponseSocket extends EventEmitter {
   writableLength = 0;
   writableCorked = 0;
   writableHighWaterMark = 16 * 1024;
-  remoteAddress: string | undefined;
-  remotePort: number | undefined;
-  localAddress: string | undefined;
-  localPort: number | undefined;
-  encrypted: boolean;
+  private readonly params: PairList;
   private headerDone = false;
+  /** Body bytes written but not yet sent: they go out with END_REQUEST when the response ends in this tick. */
+  private held: Uint8Array | null = null;
   private readonly onResume: () => void;
 
   constructor(conn: RequestChannel, id: number, params: PairList, onResume: () => void) {
     super();
     this.conn = conn;
     this.id = id;
+    this.params = params;
     this.onResume = onResume;
-    this.remoteAddress = params.get('REMOTE_ADDR');
-    this.remotePort = Number(params.get('REMOTE_PORT')) || undefined;
-    this.localAddress = params.get('SERVER_ADDR');
-    this.localPort = Number(params.get('SERVER_PORT')) || undefined;
-    this.encrypted = (params.get('HTTPS') ?? '').toLowerCase() === 'on' || params.get('REQUEST_SCHEME') === 'https';
   }
+
+  // the web server's view of the connection, from the params (read by few apps: made when asked)
+  get remoteAddress(): string | undefined {
+    return this.params.get('REMOTE_ADDR');
+  }
+  get remotePort(): number | undefined {
+    return Number(this.params.get('REMOTE_PORT')) || undefined;
+  }
+  get localAddress(): string | undefined {
+    return this.params.get('SERVER_ADDR');
+  }
+  get localPort(): number | undefined {
+    return Number(this.params.get('SERVER_PORT')) || undefined;
+  }
+  get encrypted(): boolean {
+    return (this.params.get('HTTPS') ?? '').toLowerCase() === 'on' || this.params.get('REQUEST_SCHEME') === 'https';
+  }
+
+  /** The response ended: what is held goes out with the terminators and END_REQUEST, in one write. */
+  finish(appStatus: number): void {
+    const last = this.held ?? undefined;
+    this.held = null;
+    this.conn.end(this.id, appStatus, last);
+  }
+  private flush = (): void => {
+    const held = this.held;
+    this.held = null;
+    if (held && !this.destroyed) this.conn.stdout(this.id, held);
+  };
 
   write(data: string | Uint8Array, encoding?: BufferEncoding | (() => void), callback?: () => void): boolean {
     if (typeof encoding === 'function') {
@@ -123,7 +146,17 @@ class ResponseSocket extends EventEmitter {
       }
     }
     bytes = typeof data === 'string' ? Buffer.from(data, encoding ?? 'utf8') : data;
-    if (bytes.length > 0 && !this.destroyed) this.conn.stdout(this.id, bytes);
+    if (bytes.length > 0 && !this.destroyed) {
+      // node writes a response's head and body, then ends it, in one call (res.end(body)): hold the
+      // bytes until the end of this tick so that they share a buffer and a write with END_REQUEST
+      if (this.held === null) {
+        this.held = bytes;
+        queueMicrotask(this.flush);
+      } else {
+        this.conn.stdout(this.id, this.held);
+        this.held = bytes;
+      }
+    }
     if (callback) process.nextTick(callback);
     if (this.conn.needDrain) {
       // node's http.Server tells the response itself that its socket drained: so do we
@@ -192,13 +225,22 @@ export function startNodeRequest(conn: RequestChannel, info: ServerRequestInfo, 
     set: (value: Record<string, string>) => Object.defineProperty(req, 'params', { value, writable: true, configurable: true, enumerable: true }),
   });
 
-  const stderr = new Writable({
-    write(chunk: Buffer, _enc, callback) {
-      if (!ended) conn.stderr(id, chunk);
-      callback();
+  // most requests never write to stderr: its stream is made on first use
+  let stderr: Writable | undefined;
+  const fcgi = {
+    requestId: id,
+    role: info.role,
+    params,
+    appStatus: 0,
+    get stderr(): Writable {
+      return (stderr ??= new Writable({
+        write(chunk: Buffer, _enc, callback) {
+          if (!ended) conn.stderr(id, chunk);
+          callback();
+        },
+      }));
     },
-  });
-  const fcgi: FcgiRequestContext = { requestId: id, role: info.role, params, stderr, appStatus: 0 };
+  } as FcgiRequestContext;
   if (info.role === Role.FILTER) fcgi.data = new Readable({ read() {} });
   let dataBytes = 0;
   req.fcgi = fcgi;
@@ -213,7 +255,7 @@ export function startNodeRequest(conn: RequestChannel, info: ServerRequestInfo, 
     // everything the response wrote is out: end the request in the same tick (one write with the tail)
     if (ended) return;
     ended = true;
-    conn.end(id, fcgi.appStatus);
+    socket.finish(fcgi.appStatus);
   });
 
   process.nextTick(() => {
@@ -234,7 +276,7 @@ export function startNodeRequest(conn: RequestChannel, info: ServerRequestInfo, 
       res.end('Internal Server Error\n');
     } else if (!ended) {
       ended = true;
-      conn.end(id, 1);
+      socket.finish(1);
     }
   }
 

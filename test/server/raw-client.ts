@@ -6,6 +6,8 @@ import { Decoder, Encoder, RecordType, Role, Flags } from '../../src/codec/index
 
 export interface Reply {
   stdout: Buffer;
+  /** How many STDOUT records carried bytes (the empty one that ends the stream not counted). */
+  stdoutRecords: number;
   stderr: Buffer;
   appStatus: number;
   protocolStatus: number;
@@ -31,7 +33,7 @@ export class RawClient {
         const r = this.replies.get(id);
         if (!r) return;
         this.replies.delete(id);
-        r.resolve({ stdout: Buffer.concat(r.stdout), stderr: Buffer.concat(r.stderr), appStatus, protocolStatus });
+        r.resolve({ stdout: Buffer.concat(r.stdout), stdoutRecords: r.stdout.filter((b) => b.length > 0).length, stderr: Buffer.concat(r.stderr), appStatus, protocolStatus });
       },
     });
     socket.on('data', (c) => dec.push(c));

@@ -49,6 +49,24 @@ describe('createServer (node:http style)', () => {
     expect(reply.appStatus).toBe(0);
   });
 
+  it('sends a small response as one STDOUT record, and a response written over time as it is written', async () => {
+    const port = await listening(
+      createServer((req, res) => {
+        res.setHeader('Content-Type', 'text/plain');
+        if (req.url === '/small') return void res.end('hello');
+        res.write('first ');
+        setTimeout(() => res.end('second'), 50);
+      }),
+    );
+    const c = await client(port);
+    const small = await c.request(1, GET('/small'));
+    expect(parseCgi(small.stdout).body).toBe('hello');
+    expect(small.stdoutRecords).toBe(1); // the head and the body, with the stream's end and END_REQUEST
+    const slow = await c.request(2, GET('/slow'));
+    expect(parseCgi(slow.stdout).body).toBe('first second');
+    expect(slow.stdoutRecords).toBe(2);
+  });
+
   it('streams a request body to the handler and answers many requests multiplexed on one connection', async () => {
     const port = await listening(
       createServer((req, res) => {
