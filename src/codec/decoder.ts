@@ -328,7 +328,7 @@ export class Decoder implements StateOwner {
           break;
         }
         case Ev.BEGIN:
-          this.paramsBytes.delete(id);
+          if (this.paramsBytes.has(id)) this.paramsBytes.set(id, 0);
           h.begin?.(id, ev[b + 1]!, ev[b + 2]!);
           break;
         case Ev.END:
@@ -351,7 +351,9 @@ export class Decoder implements StateOwner {
    */
   private countParams(id: number, clen: number, headerAt: number): void {
     if (clen === 0) {
-      this.paramsBytes.delete(id);
+      // reset, not deleted: a Map that gains and loses an entry per request reallocates its table
+      // each time (it holds one entry per request id the peer uses, so stays small)
+      this.paramsBytes.set(id, 0);
       return;
     }
     const total = (this.paramsBytes.get(id) ?? 0) + clen;

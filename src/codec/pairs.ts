@@ -28,59 +28,67 @@ const utf8Decoder = new TextDecoder('utf-8');
  * `toObject()` give the last value of a repeated name, as php-fpm and Go do.
  */
 export class PairList implements Iterable<[string, string]> {
-  /** The buffer each pair lies in, and three numbers per pair: name start, name length, value length. */
-  private readonly bufs: Uint8Array[] = [];
+  /**
+   * Three numbers per pair: name start, name length, value length, in the buffer the pair lies in:
+   * the list's first buffer, or for the few pairs that lie elsewhere (a pair carried across chunks, in
+   * its own copy) the one `elsewhere` names.
+   */
   private readonly offs: number[] = [];
+  private primary: Uint8Array | null = null;
+  private elsewhere: Map<number, Uint8Array> | null = null;
   private names: string[] | undefined;
   private values: (string | undefined)[] | undefined;
   /**
-   * When every pair lies in one buffer (a record inside one chunk, the usual case), the bytes from the
-   * first name to the last value are decoded once and names and values are cut from that string:
-   * one native call per record instead of two per pair. (Latin-1: byte offsets are string offsets.)
+   * The bytes from the first name to the last value in the first buffer, decoded once: names and
+   * values are cut from that string, one native call per record instead of two per pair. (Latin-1:
+   * byte offsets are string offsets.)
    */
   private span: string | undefined;
   private spanStart = 0;
-  private oneBuffer = true;
-  /** Pairs outside the first buffer (a pair carried across chunks, in its own copy) are decoded alone. */
-  private mixed = false;
+  private spanEnd = 0;
 
   /** Adds a pair whose name starts at `start` in `buf`, its value right after the name. */
   add(buf: Uint8Array, start: number, nameLength: number, valueLength: number): void {
-    if (this.bufs.length > 0 && buf !== this.bufs[0]) this.mixed = true;
-    this.bufs.push(buf);
+    const i = this.length;
+    if (this.primary === null) this.primary = buf;
+    else if (buf !== this.primary) (this.elsewhere ??= new Map()).set(i, buf);
     this.offs.push(start, nameLength, valueLength);
+  }
+
+  private bufferOf(i: number): Uint8Array {
+    return this.elsewhere?.get(i) ?? this.primary!;
   }
 
   /** The string of bytes [start, end) of pair i's buffer. */
   private text(i: number, start: number, end: number): string {
-    const primary = this.bufs[0]!;
-    if (!this.oneBuffer || this.bufs[i] !== primary) return latin1(this.bufs[i]!, start, end);
+    if (this.elsewhere?.has(i)) return latin1(this.elsewhere.get(i)!, start, end);
     if (this.span === undefined) {
-      // from the first pair to the last one in the primary buffer (they come in increasing offsets)
+      // from the first pair to the last one in the first buffer (they come in increasing offsets)
       let last = this.length - 1;
-      while (this.mixed && this.bufs[last] !== primary) last--;
+      while (this.elsewhere?.has(last)) last--;
       this.spanStart = this.offs[0]!;
-      this.span = latin1(primary, this.spanStart, this.offs[3 * last]! + this.offs[3 * last + 1]! + this.offs[3 * last + 2]!);
+      this.spanEnd = this.offs[3 * last]! + this.offs[3 * last + 1]! + this.offs[3 * last + 2]!;
+      this.span = latin1(this.primary!, this.spanStart, this.spanEnd);
     }
+    if (start < this.spanStart || end > this.spanEnd) return latin1(this.primary!, start, end);
     return this.span.substring(start - this.spanStart, end - this.spanStart);
   }
 
   /** Adds every pair of `other` (the pairs of a stream's next record). */
   append(other: PairList): void {
-    // still one primary buffer if both lists share it (records of one chunk)
-    this.oneBuffer = this.length === 0 ? other.oneBuffer : this.oneBuffer && other.oneBuffer && other.bufs[0] === this.bufs[0];
-    this.mixed ||= other.mixed;
+    const n = this.length;
     for (let i = 0; i < other.length; i++) {
-      this.bufs.push(other.bufs[i]!);
+      const buf = other.bufferOf(i);
+      if (this.primary === null) this.primary = buf;
+      else if (buf !== this.primary) (this.elsewhere ??= new Map()).set(n + i, buf);
       this.offs.push(other.offs[3 * i]!, other.offs[3 * i + 1]!, other.offs[3 * i + 2]!);
     }
-    this.span = undefined;
-    this.names = undefined;
-    this.values = undefined;
+    // a span made before may not reach the new pairs; names and values made before stay right
+    if (this.span !== undefined && other.length > 0) this.span = undefined;
   }
 
   get length(): number {
-    return this.bufs.length;
+    return this.offs.length / 3;
   }
   name(i: number): string {
     const names = (this.names ??= []);
@@ -97,11 +105,11 @@ export class PairList implements Iterable<[string, string]> {
   }
   nameBytes(i: number): Uint8Array {
     const start = this.offs[3 * i]!;
-    return this.bufs[i]!.subarray(start, start + this.offs[3 * i + 1]!);
+    return this.bufferOf(i).subarray(start, start + this.offs[3 * i + 1]!);
   }
   valueBytes(i: number): Uint8Array {
     const start = this.offs[3 * i]! + this.offs[3 * i + 1]!;
-    return this.bufs[i]!.subarray(start, start + this.offs[3 * i + 2]!);
+    return this.bufferOf(i).subarray(start, start + this.offs[3 * i + 2]!);
   }
   /** The value decoded as UTF-8 (e.g. a REQUEST_URI a browser sent raw). */
   valueUtf8(i: number): string {
@@ -109,12 +117,17 @@ export class PairList implements Iterable<[string, string]> {
   }
   /** The last value of `name`, or undefined. */
   get(name: string): string | undefined {
-    for (let i = this.length - 1; i >= 0; i--) if (this.name(i) === name) return this.value(i);
-    return undefined;
+    const i = this.lastIndexOf(name);
+    return i < 0 ? undefined : this.value(i);
   }
   has(name: string): boolean {
-    for (let i = this.length - 1; i >= 0; i--) if (this.name(i) === name) return true;
-    return false;
+    return this.lastIndexOf(name) >= 0;
+  }
+  /** Names of another length are passed over without being made into strings. */
+  private lastIndexOf(name: string): number {
+    const offs = this.offs;
+    for (let i = this.length - 1; i >= 0; i--) if (offs[3 * i + 1] === name.length && this.name(i) === name) return i;
+    return -1;
   }
   toArray(): [string, string][] {
     const out: [string, string][] = new Array(this.length);

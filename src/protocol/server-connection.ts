@@ -215,7 +215,9 @@ export class ServerConnection {
     const r = this.newest(id);
     if (r === undefined || r.phase !== 'params') return;
     if (pairs.length > 0) {
-      r.params.append(pairs);
+      // the first record's list becomes the request's (no copy); later ones are appended to it
+      if (r.params.length === 0) r.params = pairs;
+      else r.params.append(pairs);
       return;
     }
     r.phase = 'stdin';

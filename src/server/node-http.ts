@@ -200,12 +200,50 @@ class ResponseSocket extends EventEmitter {
   }
 }
 
+/**
+ * The request object: an IncomingMessage whose `params` (the CGI params as a plain object) is made on
+ * first use. An accessor on the prototype, not on each instance: an accessor added to an instance
+ * turns it into a slow dictionary object. (Express gives req its own prototype and sets req.params.)
+ */
+class FcgiRequest extends IncomingMessage {
+  declare fcgi: FcgiRequestContext;
+  #params: Record<string, string> | undefined;
+  get params(): Record<string, string> {
+    return (this.#params ??= this.fcgi.params.toObject());
+  }
+  set params(value: Record<string, string>) {
+    this.#params = value;
+  }
+}
+
+/** `req.fcgi`: the request's FastCGI side; its stderr stream is made when first used. */
+class RequestContext implements FcgiRequestContext {
+  appStatus = 0;
+  data?: Readable;
+  #stderr: Writable | undefined;
+  constructor(
+    readonly requestId: number,
+    readonly role: number,
+    readonly params: PairList,
+    private readonly writeStderr: (chunk: Uint8Array) => void,
+  ) {}
+  get stderr(): Writable {
+    const write = this.writeStderr;
+    return (this.#stderr ??= new Writable({
+      write(chunk: Buffer, _enc, callback) {
+        write(chunk);
+        callback();
+      },
+    }));
+  }
+}
+
 /** Builds req and res for a started request, runs the handler, and returns where its input goes. */
 export function startNodeRequest(conn: RequestChannel, info: ServerRequestInfo, handler: NodeHandler): RequestSink {
   const { requestId: id, params } = info;
   let ended = false;
   const socket = new ResponseSocket(conn, id, params, () => conn.relieve(id));
-  const req = new IncomingMessage(socket as never) as FcgiIncomingMessage;
+  const req = new FcgiRequest(socket as never) as unknown as FcgiIncomingMessage;
   const protocol = params.get('SERVER_PROTOCOL') ?? 'HTTP/1.1';
   const version = /^HTTP\/(\d)\.(\d)$/.exec(protocol);
   req.httpVersionMajor = version ? Number(version[1]) : 1;
@@ -216,31 +254,9 @@ export function startNodeRequest(conn: RequestChannel, info: ServerRequestInfo, 
   const { headers, rawHeaders } = headersFromParams(params);
   req.headers = headers;
   req.rawHeaders = rawHeaders;
-  // the CGI params as a plain object, made on first use (Express replaces req.params with its own)
-  let paramsObject: Record<string, string> | undefined;
-  Object.defineProperty(req, 'params', {
-    configurable: true,
-    enumerable: true,
-    get: () => (paramsObject ??= params.toObject()),
-    set: (value: Record<string, string>) => Object.defineProperty(req, 'params', { value, writable: true, configurable: true, enumerable: true }),
+  const fcgi = new RequestContext(id, info.role, params, (chunk) => {
+    if (!ended) conn.stderr(id, chunk);
   });
-
-  // most requests never write to stderr: its stream is made on first use
-  let stderr: Writable | undefined;
-  const fcgi = {
-    requestId: id,
-    role: info.role,
-    params,
-    appStatus: 0,
-    get stderr(): Writable {
-      return (stderr ??= new Writable({
-        write(chunk: Buffer, _enc, callback) {
-          if (!ended) conn.stderr(id, chunk);
-          callback();
-        },
-      }));
-    },
-  } as FcgiRequestContext;
   if (info.role === Role.FILTER) fcgi.data = new Readable({ read() {} });
   let dataBytes = 0;
   req.fcgi = fcgi;

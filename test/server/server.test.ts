@@ -34,6 +34,7 @@ describe('createServer (node:http style)', () => {
         res.statusCode = 201;
         res.setHeader('X-Url', req.url!);
         res.setHeader('X-Agent', String(req.headers['user-agent']));
+        res.setHeader('X-Params', `${req.params.REQUEST_URI} ${req.params.HTTP_HOST}`);
         res.end(`hello ${req.method} ${req.fcgi.params.get('QUERY_STRING')}`);
       }),
     );
@@ -43,6 +44,7 @@ describe('createServer (node:http style)', () => {
     expect(r.status).toBe(201);
     expect(r.headers['x-url']).toBe('/a?x=1');
     expect(r.headers['x-agent']).toBe('ua/1');
+    expect(r.headers['x-params']).toBe('/a?x=1 example.test'); // req.params: the CGI params
     expect(r.headers).not.toHaveProperty('connection');
     expect(r.headers).not.toHaveProperty('date');
     expect(r.body).toBe('hello GET x=1');
