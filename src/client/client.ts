@@ -76,9 +76,16 @@ export class Client {
   }
 
   /**
-   * Starts a request; the reply streams in. (call() and fetch() also retry, once, a request that a kept
-   * connection lost before any reply: php-fpm closes connections after pm.max_requests.)
+   * How often call() and fetch() send a request again that a kept connection lost before any reply
+   * (php-fpm closes connections after pm.max_requests; under load several kept connections can be
+   * lost in a row, as nginx also finds: it does not count a lost cached connection as a try). Each
+   * loss removes a kept connection, so the pool's size bounds it.
    */
+  private get replays(): number {
+    return (this.options.maxConnections ?? 16) + 1;
+  }
+
+  /** Starts a request; the reply streams in (never replayed: the caller may have read the reply). */
   async request(options: RequestOptions): Promise<FcgiReply> {
     const reply = await this.open(options, false);
     return reply;
@@ -159,7 +166,7 @@ export class Client {
         return await new Promise<CollectedReply>((resolve, reject) => {
           const out: Uint8Array[] = [];
           const err: Uint8Array[] = [];
-          this.begin(options, attempt === 0, {
+          this.begin(options, attempt < this.replays, {
             stdout: (c) => out.push(c),
             stderr: (c) => err.push(c),
             end: (appStatus) => resolve({ stdout: concatAll(out), stderr: concatAll(err), appStatus }),
@@ -167,7 +174,7 @@ export class Client {
           }).catch(reject);
         });
       } catch (e) {
-        if (e instanceof RetryError && attempt === 0) continue;
+        if (e instanceof RetryError && attempt < this.replays) continue;
         throw e instanceof RetryError ? e.cause : e;
       }
     }
@@ -179,7 +186,8 @@ export class Client {
    */
   async fetch(input: Request | string | URL, options: FetchOptions): Promise<Response> {
     let request = input instanceof Request ? input : new Request(input);
-    let retried = false;
+    let replayed = 0;
+    let replayable = true;
     for (let hops = 0; ; hops++) {
       // With a Content-Length the body streams through (and must be exactly that long); without one it
       // is buffered, up to maxBufferedBody, so that CONTENT_LENGTH is the bytes sent. A buffered body
@@ -191,20 +199,21 @@ export class Client {
       else if (declared !== null && /^\d+$/.test(declared)) {
         length = Number(declared);
         body = exactly(request.body, length);
-        retried = true;
+        replayable = false;
       } else {
         const bytes = await bufferBody(request.body, options.maxBufferedBody ?? 64 << 20);
         body = bytes;
         length = bytes.length;
       }
       const params = { ...cgiParamsFor(request, length, options), ...options.params };
-      const reply = await this.open({ params, body, signal: options.signal ?? request.signal }, !retried);
+      const canReplay = replayable && replayed < this.replays;
+      const reply = await this.open({ params, body, signal: options.signal ?? request.signal }, canReplay);
       const started = await this.readHead(reply).catch((e: unknown) => {
-        if (e instanceof RetryError && !retried) return null;
+        if (e instanceof RetryError && canReplay) return null;
         throw e instanceof RetryError ? e.cause : e;
       });
       if (started === null) {
-        retried = true;
+        replayed++;
         hops--;
         request = new Request(request.url, { method: request.method, headers: request.headers, body: body as Uint8Array<ArrayBuffer> | undefined });
         continue;

@@ -22,6 +22,13 @@ export interface PoolOptions {
   multiplex?: boolean | 'auto';
   /** How long the GET_VALUES probe waits for an answer, ms (fcgi2 never answers). Default 1000. */
   probeTimeout?: number;
+  /**
+   * Close an idle kept connection when a request on another connection has had no answer for this
+   * long (ms). An app with fewer workers than our connections (a single fcgi2 process, a small php-fpm
+   * pool) sits reading the idle connection and never accepts the others: without this they wait until
+   * the idle timeout. Default 50; 0 turns it off.
+   */
+  yieldIdleAfter?: number;
 }
 
 /** Per-request callbacks a pooled connection routes the app's records to. */
@@ -41,6 +48,8 @@ export class PooledConnection {
   /** Slots handed out by the pool whose request has not begun yet (acquire resolves a tick later). */
   reserved = 0;
   closed = false;
+  /** Ending: no new request goes on it. */
+  retired = false;
   idleTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly requests = new Map<number, { events: RequestEvents; answered: boolean }>();
   private readonly pool: Pool;
@@ -85,9 +94,21 @@ export class PooledConnection {
   get active(): number {
     return this.requests.size;
   }
+  /** A request on it has had no byte back yet. */
+  get awaitingAnswer(): boolean {
+    for (const r of this.requests.values()) if (!r.answered) return true;
+    return false;
+  }
   /** Requests running or about to begin: what the capacity bounds. */
   get load(): number {
     return this.requests.size + this.reserved;
+  }
+  /** Closes it once idle, taking it out of use at once (a request must not start on an ending socket). */
+  retire(): void {
+    this.retired = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    this.socket.end();
   }
   /** Takes a slot for a request about to begin. */
   reserve(): this {
@@ -141,10 +162,14 @@ export class Pool {
   private capacity = 1;
   private closedPool = false;
   private probed = false;
+  /** Connections at most: maxConnections, or fewer if the app's FCGI_MAX_CONNS says so. */
+  private limit: number;
+  private yieldTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: PoolOptions) {
     this.options = options;
     if (options.multiplex === true) this.capacity = 100;
+    this.limit = options.maxConnections ?? 16;
   }
 
   get size(): number {
@@ -156,14 +181,14 @@ export class Pool {
     if (this.closedPool) return Promise.reject(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
     const free = this.idle();
     if (free) return Promise.resolve(free);
-    if (this.connections.size + this.connecting < (this.options.maxConnections ?? 16)) return this.open();
+    if (this.connections.size + this.connecting < this.limit) return this.open();
     return new Promise((resolve, reject) => this.waiting.push((c) => (c instanceof Error ? reject(c) : resolve(c))));
   }
 
   /** An open connection with room for one more request, its slot taken; null if there is none now. */
   idle(): PooledConnection | null {
     if (this.closedPool) return null;
-    for (const c of this.connections) if (!c.closed && c.load < c.capacity) return c.reserve();
+    for (const c of this.connections) if (!c.closed && !c.retired && c.load < c.capacity) return c.reserve();
     return null;
   }
 
@@ -197,21 +222,37 @@ export class Pool {
 
   /** A request ended on `c`: keep it for the next one, or close it. */
   released(c: PooledConnection): void {
-    if (c.closed) return;
+    if (c.closed || c.retired) return;
     if (this.waiting.length > 0 && c.load < c.capacity) {
       this.waiting.shift()!(c.reserve());
       return;
     }
     if (c.load > 0) return;
     if (this.options.keepAlive === false) {
-      c.socket.end();
+      c.retire();
       return;
     }
     const idle = this.options.idleTimeout ?? 30_000;
     if (idle > 0) {
-      c.idleTimer = setTimeout(() => c.socket.end(), idle);
+      c.idleTimer = setTimeout(() => c.retire(), idle);
       c.idleTimer.unref?.();
     }
+    if (this.connections.size > 1 && !this.yieldTimer) this.watchForStall();
+  }
+
+  /**
+   * Some connection just went idle. If another one has a request still unanswered a moment later, the
+   * app may be busy reading the idle one instead of accepting that one: close the idle ones.
+   */
+  private watchForStall(): void {
+    const delay = this.options.yieldIdleAfter ?? 50;
+    if (delay <= 0 || ![...this.connections].some((c) => c.awaitingAnswer)) return;
+    this.yieldTimer = setTimeout(() => {
+      this.yieldTimer = null;
+      if (![...this.connections].some((c) => c.awaitingAnswer)) return;
+      for (const c of this.connections) if (c.load === 0 && !c.closed) c.retire();
+    }, delay);
+    this.yieldTimer.unref?.();
   }
 
   /**
@@ -235,6 +276,9 @@ export class Pool {
       stderr: () => {},
       end: () => {},
       values: (pairs) => {
+        // php-fpm says FCGI_MAX_CONNS = its pm.max_children: more connections would only queue
+        const maxConns = Number(pairs.get('FCGI_MAX_CONNS'));
+        if (maxConns >= 1) this.limit = Math.min(this.limit, maxConns);
         if (pairs.get('FCGI_MPXS_CONNS') === '1') this.learned(Math.max(1, Number(pairs.get('FCGI_MAX_REQS')) || 100));
         finish();
       },
@@ -250,7 +294,7 @@ export class Pool {
     this.capacity = capacity;
     for (const c of this.connections) c.capacity = capacity;
     while (this.waiting.length > 0) {
-      const free = [...this.connections].find((c) => !c.closed && c.load < c.capacity);
+      const free = [...this.connections].find((c) => !c.closed && !c.retired && c.load < c.capacity);
       if (!free) break;
       this.waiting.shift()!(free.reserve());
     }
@@ -272,6 +316,7 @@ export class Pool {
 
   close(): void {
     this.closedPool = true;
+    if (this.yieldTimer) clearTimeout(this.yieldTimer);
     for (const w of this.waiting.splice(0)) w(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
     for (const c of this.connections) c.socket.destroy();
   }

@@ -1,4 +1,4 @@
-// The Client against real apps: php-fpm (Debian) and our own server (multiplexed), and the faults a
+// The Client against real apps: php-fpm (Debian), fcgi2's C library and our own server (multiplexed), and the faults a
 // client must survive: the app down, killed mid-response, silent; pool limits; aborts.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { createServer as createNetServer } from 'node:net';
 import { Client, createServer, type FcgiServer } from '../../src/index.js';
 import { startPhpFpm, type PhpFpm } from '../peers/php-fpm.js';
-import { freePort } from '../peers/nginx.js';
+import { freePort } from '../peers/ports.js';
+import { startFcgi2App, type Fcgi2App } from '../peers/fcgi2-app.js';
 
 const DOCROOT = fileURLToPath(new URL('../fixtures/php', import.meta.url));
 const text = (b: Uint8Array) => Buffer.from(b).toString('latin1');
@@ -101,6 +102,16 @@ describe('Client with php-fpm', () => {
     c.close();
   });
 
+  it("opens no more connections than php-fpm's FCGI_MAX_CONNS (its worker count)", async () => {
+    const c = new Client({ address: php.address, maxConnections: 8 });
+    expect((await c.fetch('http://site.test/index.php', { documentRoot: DOCROOT })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100)); // the GET_VALUES answer has come back by now
+    const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => c.fetch(`http://site.test/index.php?n=${i}`, { documentRoot: DOCROOT }).then((r) => r.status)));
+    expect(statuses).toEqual(Array(20).fill(200));
+    expect(c.connections).toBeLessThanOrEqual(2);
+    c.close();
+  });
+
   it('reconnects when php-fpm closes kept connections after pm.max_requests', async () => {
     const c = new Client({ address: php.address, maxConnections: 1 });
     const pids = new Set<number>();
@@ -191,6 +202,48 @@ describe('Client roles', () => {
     expect(text(r.stdout)).toMatch(/\r\n\r\nHELLO WORLD$/);
     c.close();
     await new Promise((r) => upper.close(r));
+  });
+});
+
+describe("Client with fcgi2's C library app", () => {
+  let app: Fcgi2App;
+  beforeAll(async () => {
+    app = await startFcgi2App();
+  });
+  afterAll(() => app?.stop());
+
+  it('GET, params as the app sees them, Status and stderr', async () => {
+    const c = new Client({ address: app.address });
+    const hello = await c.fetch('http://site.test/hello?x=1', { documentRoot: '/srv', scriptFilename: '/srv/hello' });
+    expect(hello.status).toBe(200);
+    expect(await hello.text()).toBe('hello\n');
+    const params = await (await c.fetch('http://site.test/params?q=%20a', { documentRoot: '/srv', scriptFilename: '/srv/params', params: { APP_TEST: 'v' } })).text();
+    expect(params.split('\n')).toEqual(expect.arrayContaining(['REQUEST_METHOD=GET', 'QUERY_STRING=q=%20a', 'SCRIPT_NAME=/params', 'APP_TEST=v']));
+    const missing = await c.fetch('http://site.test/status', { documentRoot: '/srv', scriptFilename: '/srv/status' });
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toBe('not here\n');
+    const r = await c.call({ params: { SCRIPT_NAME: '/stderr' } });
+    expect(text(r.stderr)).toBe('a line on stderr\n');
+    c.close();
+  });
+
+  it('streams a 1 MiB body there and back, and keeps the connection between requests', async () => {
+    const c = new Client({ address: app.address, maxConnections: 1 });
+    const body = Buffer.alloc(1 << 20);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 31) & 255;
+    const echoed = await c.fetch(new Request('http://site.test/echo', { method: 'POST', body }), { documentRoot: '/srv', scriptFilename: '/srv/echo' });
+    expect(Buffer.from(await echoed.arrayBuffer()).equals(body)).toBe(true);
+    const pids = await Promise.all([1, 2, 3].map(async () => (await c.call({ params: { SCRIPT_NAME: '/pid' } })).stdout));
+    expect(new Set(pids.map((p) => text(p).split('\r\n\r\n')[1])).size).toBe(1);
+    expect(c.connections).toBe(1);
+    c.close();
+  });
+
+  it('sends 50 concurrent requests without losing one (fcgi2 does not multiplex)', async () => {
+    const c = new Client({ address: app.address, maxConnections: 4 });
+    const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => c.fetch(`http://site.test/params?i=${i}`, { documentRoot: '/srv', scriptFilename: '/srv/params' }).then((r) => r.text())));
+    replies.forEach((body, i) => expect(body).toContain(`QUERY_STRING=i=${i}\n`));
+    c.close();
   });
 });
 

@@ -5,8 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
-import { freePort } from './nginx.js';
+import { freePort, waitForPort } from './ports.js';
 
 export interface PhpFpm {
   port: number;
@@ -42,17 +41,7 @@ clear_env = yes
   );
   const child = spawn(phpFpmBinary(), ['-F', '-R', '-y', join(dir, 'php-fpm.conf'), '-p', dir, '-d', 'expose_php=0', '-d', 'default_charset=', '-d', 'upload_max_filesize=20M', '-d', 'post_max_size=20M'], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`php-fpm exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (i > 100) throw new Error('php-fpm did not start listening');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForPort(port, child, 'php-fpm');
   return {
     port,
     address: `127.0.0.1:${port}`,
