@@ -99,7 +99,8 @@ export async function request(argv: string[]): Promise<number> {
   return mode === 'raw' ? finishRaw(reply) : mode === 'json' ? printJson(reply) : printParsed(reply, mode === 'include');
 }
 
-function buildParams(args: Parsed, target: string, body: Uint8Array | undefined, filterFile: string | undefined, filterData: Uint8Array | undefined): Record<string, string> {
+/** The CGI params for PATH[?QUERY] and the flags --method, --header, --root, --script, --param. */
+export function buildParams(args: Parsed, target: string, body: Uint8Array | undefined, filterFile?: string, filterData?: Uint8Array): Record<string, string> {
   if (!target.startsWith('/')) throw new UsageError(`PATH must start with '/', got ${JSON.stringify(target)}`);
   const headers: [string, string][] = all(args, 'header').map((h) => {
     const colon = h.indexOf(':');
