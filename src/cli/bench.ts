@@ -54,6 +54,7 @@ export async function bench(argv: string[]): Promise<number> {
   const err = styleFor(process.stderr);
   const showProgress = process.stderr.isTTY === true && !json;
 
+  const cpuBefore = process.cpuUsage();
   const result = await runLoad({
     address,
     connections,
@@ -72,7 +73,10 @@ export async function bench(argv: string[]): Promise<number> {
   });
   if (showProgress) process.stderr.write('\r\x1b[K');
 
+  const cpu = process.cpuUsage(cpuBefore);
   const report = reportOf(result, { address, path, connections, keepAlive, durationMs, requests });
+  // how busy this process was: near a whole core, the figure may be the generator's limit, not the app's
+  report.generatorCpuPercent = result.elapsedMs > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / result.elapsedMs) * 100) : 0;
   if (json) console.log(JSON.stringify(report, null, 2));
   else printReport(report);
   return report.errorCount > 0 ? 1 : 0;
@@ -100,6 +104,8 @@ function reportOf(r: LoadResult, setup: { address: string; path: string; connect
     stdoutBytes: r.stdoutBytes,
     bytesPerSec: Math.round(seconds > 0 ? r.stdoutBytes / seconds : 0),
     latencyMs: { min: round(latency.min), mean: round(latency.mean), p50: round(latency.p50), p90: round(latency.p90), p99: round(latency.p99), max: round(latency.max) },
+    /** CPU time this process used during the run, as a share of one core. */
+    generatorCpuPercent: 0,
     histogram: histogram(r.latencies).map((b) => ({ fromMs: round(b.fromMs), toMs: round(b.toMs), count: b.count })),
   };
 }
@@ -119,6 +125,8 @@ function printReport(r: Report): void {
   console.log(`  statuses   ${Object.entries(r.statuses).map(([code, n]) => `${Number(code) >= 400 ? s.yellow(code) : code}: ${n}`).join('  ') || '-'}${r.appStatusNonZero ? `  (appStatus != 0: ${r.appStatusNonZero})` : ''}`);
   const errs = Object.entries(r.errors).map(([k, n]) => `${k}: ${n}`).join('  ');
   console.log(`  errors     ${r.errorCount ? s.red(`${r.errorCount} (${errs})`) : '0'}`);
+  const busy = r.generatorCpuPercent >= 90;
+  console.log(`  generator  ${busy ? s.yellow(`${r.generatorCpuPercent}% of a core: the load generator may be the limit here, not the app`) : `${r.generatorCpuPercent}% of a core`}`);
   if (r.histogram.length > 0) {
     console.log('  latency histogram');
     for (const line of drawHistogram(r.histogram)) console.log(`  ${line}`);
