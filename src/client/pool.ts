@@ -267,7 +267,7 @@ export class Pool {
     getValues(this.options.address, { timeout: this.options.probeTimeout ?? 1000 }).then(
       ({ answered, values }) => {
         if (!answered || this.closedPool) return;
-        // php-fpm says FCGI_MAX_CONNS = its pm.max_children: more connections would only queue
+        // an app that gives FCGI_MAX_CONNS (its worker count): more connections would only queue
         const maxConns = Number(values.FCGI_MAX_CONNS);
         if (maxConns >= 1) this.limit = Math.min(this.limit, maxConns);
         if (values.FCGI_MPXS_CONNS === '1') this.learned(Math.max(1, Number(values.FCGI_MAX_REQS) || 100));
