@@ -14,6 +14,11 @@ DURATION=${DURATION:-3s}
 CONNS=${CONNS:-16}
 REPS=${REPS:-3}
 FCGI="node $HERE/dist/cli/main.js"
+# PIN=1: the apps on CPU 0, the load generators (wrk and nginx, or fcgi bench) on CPU 1, so that the
+# generators do not take the app's CPU and each side has the same budget in both measurements
+PIN=${PIN:-0}
+APP_CPU=""; GEN_CPU=""
+if [ "$PIN" = 1 ]; then APP_CPU="taskset -c 0"; GEN_CPU="taskset -c 1"; fi
 rm -rf "$SCRATCH"; mkdir -p "$SCRATCH"/{client_body,proxy,fastcgi,uwsgi,scgi,www}; chmod -R 777 "$SCRATCH"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -24,8 +29,8 @@ trap cleanup EXIT
 C_PORT=19811 PHP_PORT=19812 OURS_PORT=19813 NGINX_PORT=19814 C2_PORT=19815 PHP2_PORT=19816
 # the peers benchmark's fcgi2 hello app, as bench/gateway uses it: `c-hello ADDR N` pre-forks N workers
 cc -O2 -o "$SCRATCH/c-hello" "$SHARED/peers/apps/c/hello.c" -lfcgi
-"$SCRATCH/c-hello" 127.0.0.1:$C_PORT 16 2>"$SCRATCH/c.log" & pids+=($!)
-"$SCRATCH/c-hello" 127.0.0.1:$C2_PORT 16 2>"$SCRATCH/c2.log" & pids+=($!)
+$APP_CPU "$SCRATCH/c-hello" 127.0.0.1:$C_PORT 16 2>"$SCRATCH/c.log" & pids+=($!)
+$APP_CPU "$SCRATCH/c-hello" 127.0.0.1:$C2_PORT 16 2>"$SCRATCH/c2.log" & pids+=($!)
 cat > "$SCRATCH/www/hello.php" <<'PHP'
 <?php
 header('Content-Type: text/plain');
@@ -50,8 +55,8 @@ pm.max_children = 16
 clear_env = yes
 CONF
 PHPFPM=$(ls /usr/sbin/php-fpm* | head -1)
-"$PHPFPM" -F -R -y "$SCRATCH/php-fpm.conf" -p "$SCRATCH" -d expose_php=0 -d default_charset= & pids+=($!)
-node "$HERE/bench/app/hello-app.mjs" $OURS_PORT > "$SCRATCH/ours.log" 2>&1 & pids+=($!)
+$APP_CPU "$PHPFPM" -F -R -y "$SCRATCH/php-fpm.conf" -p "$SCRATCH" -d expose_php=0 -d default_charset= & pids+=($!)
+$APP_CPU node "$HERE/bench/app/hello-app.mjs" $OURS_PORT > "$SCRATCH/ours.log" 2>&1 & pids+=($!)
 cat > "$SCRATCH/nginx.conf" <<CONF
 worker_processes 1; daemon off; pid $SCRATCH/nginx.pid; error_log $SCRATCH/nginx-error.log warn;
 events { worker_connections 4096; }
@@ -69,7 +74,7 @@ http {
     location /ours/ { fastcgi_pass ours; fastcgi_keep_conn on; } }
 }
 CONF
-nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!)
+$GEN_CPU nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!)
 sleep 1.5
 for app in c php ours; do
   [ "$(curl -s "http://127.0.0.1:$NGINX_PORT/$app/hello")" = "hello" ] || { echo "smoke failed: nginx -> $app"; exit 1; }
@@ -80,9 +85,9 @@ for app in c php ours; do
 done
 
 declare -A RPS
-wrk_rps() { wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$NGINX_PORT/$1/hello" | awk '/Requests\/sec/ {print $2}'; }
+wrk_rps() { $GEN_CPU wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$NGINX_PORT/$1/hello" | awk '/Requests\/sec/ {print $2}'; }
 bench_rps() {
-  $FCGI bench "${ADDR[$1]}" -c "$CONNS" -d "$DURATION" --path "/$1/hello" --script "$SCRATCH/www/hello.php" --json > "$SCRATCH/bench-$1.json"
+  $GEN_CPU $FCGI bench "${ADDR[$1]}" -c "$CONNS" -d "$DURATION" --path "/$1/hello" --script "$SCRATCH/www/hello.php" --json > "$SCRATCH/bench-$1.json"
   node -e 'const r = require(process.argv[1]); if (r.errorCount) { console.error("errors", r.errors); process.exit(1); } console.log(r.requestsPerSec)' "$SCRATCH/bench-$1.json"
 }
 # one unrecorded second of each, for the JIT, opcache and the pools
@@ -95,7 +100,7 @@ for rep in $(seq "$REPS"); do
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo
-echo "figures from $(nproc) cores shared with other work; -c $CONNS, $DURATION x $REPS interleaved, medians"
+echo "figures from $(nproc) cores shared with other work; -c $CONNS, $DURATION x $REPS interleaved, medians$([ "$PIN" = 1 ] && echo '; apps pinned to CPU 0, generators to CPU 1')"
 echo
 echo "| app | wrk -> nginx -> app req/s | fcgi bench -> app req/s | bench/wrk |"
 echo "| --- | ---: | ---: | ---: |"
