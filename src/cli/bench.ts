@@ -100,6 +100,7 @@ function reportOf(r: LoadResult, setup: { address: string; path: string; connect
     errors: r.errors,
     statuses: r.statuses,
     appStatusNonZero: r.appStatusNonZero,
+    resent: r.resent,
     requestsPerSec: round(seconds > 0 ? r.completed / seconds : 0, 1),
     stdoutBytes: r.stdoutBytes,
     bytesPerSec: Math.round(seconds > 0 ? r.stdoutBytes / seconds : 0),
@@ -124,7 +125,7 @@ function printReport(r: Report): void {
   console.log(`  latency    p50 ${formatMs(l.p50)}  p90 ${formatMs(l.p90)}  p99 ${formatMs(l.p99)}  max ${formatMs(l.max)}  ${s.dim(`(min ${formatMs(l.min)}, mean ${formatMs(l.mean)})`)}`);
   console.log(`  statuses   ${Object.entries(r.statuses).map(([code, n]) => `${Number(code) >= 400 ? s.yellow(code) : code}: ${n}`).join('  ') || '-'}${r.appStatusNonZero ? `  (appStatus != 0: ${r.appStatusNonZero})` : ''}`);
   const errs = Object.entries(r.errors).map(([k, n]) => `${k}: ${n}`).join('  ');
-  console.log(`  errors     ${r.errorCount ? s.red(`${r.errorCount} (${errs})`) : '0'}`);
+  console.log(`  errors     ${r.errorCount ? s.red(`${r.errorCount} (${errs})`) : '0'}${r.resent ? `  (${r.resent} sent again: the app had closed a kept connection)` : ''}`);
   const busy = r.generatorCpuPercent >= 90;
   console.log(`  generator  ${busy ? s.yellow(`${r.generatorCpuPercent}% of a core: the load generator may be the limit here, not the app`) : `${r.generatorCpuPercent}% of a core`}`);
   if (r.histogram.length > 0) {

@@ -48,6 +48,11 @@ export interface LoadResult {
   latencies: Float64Array;
   /** From the first connection to the last request's end, ms. */
   elapsedMs: number;
+  /**
+   * Requests sent again on a new connection because the app had closed a kept one before reading them
+   * (php-fpm after pm.max_requests), as nginx and our Client do: not errors.
+   */
+  resent: number;
 }
 
 const PROTOCOL_STATUS_KIND: Record<number, ErrorKind> = {
@@ -72,7 +77,7 @@ function statusOf(first: Uint8Array): number {
 
 export function runLoad(o: LoadOptions): Promise<LoadResult> {
   const wire = frameRequest(o.params, o.body, o.keepAlive);
-  const result: LoadResult = { completed: 0, errors: {}, statuses: {}, appStatusNonZero: 0, stdoutBytes: 0, latencies: new Float64Array(1 << 16), elapsedMs: 0 };
+  const result: LoadResult = { completed: 0, errors: {}, statuses: {}, appStatusNonZero: 0, stdoutBytes: 0, latencies: new Float64Array(1 << 16), elapsedMs: 0, resent: 0 };
   let started = 0;
   let running = 0;
   const t0 = performance.now();
@@ -113,6 +118,10 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
       /** When the request in flight started (0: none). */
       sentAt = 0;
       private sawStdout = false;
+      /** Some record of the request in flight has come back. */
+      private answered = false;
+      /** Requests completed on the current connection. */
+      private served = 0;
       private status = 200;
       private bytes = 0;
       private done = false;
@@ -128,12 +137,14 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
         const socket = connectTo(o.address);
         this.socket = socket;
         socket.setNoDelay(true);
+        this.served = 0;
         let connected = false;
         const d = new Decoder({
           record: (type, id, content) => {
             // records still walked from a chunk after this connection was given up are not ours
             if (this.decoder !== d || id === 0) return; // a management record (UNKNOWN_TYPE...) is not the request's
             if (id !== 1 || this.sentAt === 0) return this.broken('protocol');
+            this.answered = true;
             if (type === RecordType.STDOUT && content.length > 0) {
               if (!this.sawStdout) {
                 this.sawStdout = true;
@@ -159,6 +170,10 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
           if (this.socket !== socket) return;
           this.socket = null;
           if (this.sentAt === 0) return;
+          if (connected && this.served > 0 && !this.answered) {
+            result.resent++;
+            return this.open(); // the same request (and its clock) on a new connection
+          }
           this.sentAt = 0;
           fail(connected ? 'closed' : 'connect');
           // a refused connection is retried after a breath, not in a tight loop
@@ -169,6 +184,7 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
 
       private send(): void {
         this.sawStdout = false;
+        this.answered = false;
         this.status = 200;
         this.bytes = 0;
         this.socket!.write(wire);
@@ -178,6 +194,7 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
         if (this.sentAt === 0) return this.broken('protocol');
         const now = performance.now();
         lastEnd = now;
+        this.served++;
         if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) {
           record(now - this.sentAt);
           result.statuses[this.status] = (result.statuses[this.status] ?? 0) + 1;

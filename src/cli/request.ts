@@ -74,25 +74,36 @@ export async function request(argv: string[]): Promise<number> {
 
   // one request on one connection, FCGI_KEEP_CONN clear (as cgi-fcgi), no GET_VALUES probe beside it
   // (a single-process fcgi2 app would sit on the probe's connection and not accept ours)
-  const client = new Client({ address, maxConnections: 1, keepAlive: false, multiplex: false, connectTimeout: timeout, timeouts: { total: timeout } });
+  const client = new Client({ address, maxConnections: 1, keepAlive: false, multiplex: false, connectTimeout: timeout });
   const started = performance.now();
   const reply: Reply = { stdout: [], stderr: [], ms: 0 };
   const raw = mode === 'raw';
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await new Promise<void>((resolve) => {
+      let settled = false;
+      const settle = (outcome: { appStatus: number } | { error: unknown }): void => {
+        if (settled) return;
+        settled = true;
+        Object.assign(reply, outcome);
+        resolve();
+      };
+      // one clock for the whole request, connecting included
+      timer = setTimeout(() => settle({ error: new FastCGIError('TIMEOUT_TOTAL', `no complete answer within ${timeout} ms`) }), timeout);
       client
         .exchange(
           { params, body, data: filterData, role },
           {
-            stdout: (c) => (raw ? process.stdout.write(c) : reply.stdout.push(c)),
-            stderr: (c) => (mode === 'json' ? reply.stderr.push(c) : process.stderr.write(c)),
-            end: (appStatus) => ((reply.appStatus = appStatus), resolve()),
-            fail: (e) => ((reply.error = e), resolve()),
+            stdout: (c) => settled || (raw ? process.stdout.write(c) : reply.stdout.push(c)),
+            stderr: (c) => settled || (mode === 'json' ? reply.stderr.push(c) : process.stderr.write(c)),
+            end: (appStatus) => settle({ appStatus }),
+            fail: (error) => settle({ error }),
           },
         )
-        .catch((e: unknown) => ((reply.error = e), resolve()));
+        .catch((error: unknown) => settle({ error }));
     });
   } finally {
+    clearTimeout(timer);
     client.close();
   }
   reply.ms = performance.now() - started;

@@ -19,6 +19,7 @@ interface Report {
   errors: Record<string, number>;
   statuses: Record<string, number>;
   stdoutBytes: number;
+  resent: number;
   requestsPerSec: number;
   elapsedMs: number;
   latencyMs: { min: number; mean: number; p50: number; p90: number; p99: number; max: number };
@@ -120,6 +121,19 @@ describe('fcgi bench', () => {
     expect(report.errorCount).toBe(0);
     expect(report.elapsedMs).toBeGreaterThanOrEqual(600);
     consistent(report);
+  });
+
+  it("sends a request again when php-fpm closed the kept connection before reading it (pm.max_requests), not an error", async () => {
+    const recycling = await startPhpFpm({ children: 1, maxRequests: 5 });
+    try {
+      const { code, report } = await bench([recycling.address, '-c', '1', '-n', '40', '--root', PHP_ROOT, '--path', '/index.php']);
+      expect(code).toBe(0);
+      expect(report).toMatchObject({ completed: 40, errorCount: 0 });
+      expect(report.resent).toBeGreaterThan(0);
+      consistent(report);
+    } finally {
+      await recycling.stop();
+    }
   });
 
   it('reports connection failures as errors; the text report; bad usage', async () => {
