@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
 import { freePort } from '../peers/nginx.js';
 import { startPhpFpm } from '../peers/php-fpm.js';
 
@@ -49,6 +50,35 @@ describe('fcgi proxy', () => {
       running.splice(0).forEach((c) => c.kill('SIGKILL'));
       await php.stop();
     }
+  });
+
+  it('--workers 2: two gateway processes on one port, a dead one replaced, all stopped by SIGTERM', async () => {
+    const { base, child } = await startProxy(['--workers', '2']);
+    const workers = (): number[] =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .filter((pid) => {
+          try {
+            return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === child.pid;
+          } catch {
+            return false; // gone meanwhile
+          }
+        })
+        .map(Number);
+    const fetchAll = async (n: number): Promise<number[]> =>
+      Promise.all(Array.from({ length: n }, (_, i) => fetch(`${base}/w${i}`, { headers: { connection: 'close' } }).then(async (r) => (await r.text(), r.status))));
+    expect(workers()).toHaveLength(2);
+    expect(await fetchAll(40)).toEqual(Array(40).fill(200));
+    const [first] = workers();
+    process.kill(first!, 'SIGKILL');
+    for (let i = 0; i < 60 && !(workers().length === 2 && !workers().includes(first!)); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(workers()).toHaveLength(2);
+    expect(workers()).not.toContain(first);
+    expect(await fetchAll(20)).toEqual(Array(20).fill(200));
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(workers()).toEqual([]);
   });
 
   it('explains a bad flag', async () => {
