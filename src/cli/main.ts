@@ -4,6 +4,9 @@
 
 import { decode, DECODE_USAGE } from './decode.js';
 import { proxy, PROXY_USAGE } from './proxy.js';
+import { request, REQUEST_USAGE } from './request.js';
+import { probe, PROBE_USAGE } from './probe.js';
+import { bench, BENCH_USAGE } from './bench.js';
 import { UsageError } from './args.js';
 
 interface Command {
@@ -14,6 +17,9 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   proxy: { summary: 'an HTTP gateway in front of FastCGI apps (like nginx fastcgi_pass)', usage: PROXY_USAGE, run: proxy },
+  request: { summary: 'send one request to a FastCGI app and print its response (like cgi-fcgi -connect)', usage: REQUEST_USAGE, run: request },
+  probe: { summary: "ask a FastCGI app for its limits (FCGI_GET_VALUES), with a timeout", usage: PROBE_USAGE, run: probe },
+  bench: { summary: 'load a FastCGI app directly: requests/s, latency percentiles, histogram', usage: BENCH_USAGE, run: bench },
   decode: { summary: 'list the FastCGI records in a byte stream', usage: DECODE_USAGE, run: decode },
 };
 

@@ -2,10 +2,12 @@
 // expiry, and multiplexing once the app says FCGI_MPXS_CONNS=1 (asked with GET_VALUES on each new
 // connection, never waited for: fcgi2 does not answer, so requests start at one per connection).
 
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { ClientConnection, type ClientConnectionHandler } from '../protocol/client-connection.js';
 import { FastCGIError } from '../codec/errors.js';
 import { concatBytes } from '../codec/bytes.js';
+import { connectTo } from './connect.js';
+import { getValues } from './get-values.js';
 
 export interface PoolOptions {
   /** 'host:port', '[v6]:port', a Unix socket path, or 'unix:/path'. */
@@ -274,31 +276,16 @@ export class Pool {
    */
   private probe(): void {
     this.probed = true;
-    const socket = connectTo(this.options.address);
-    const timer = setTimeout(() => socket.destroy(), this.options.probeTimeout ?? 1000);
-    timer.unref?.();
-    const finish = (): void => {
-      clearTimeout(timer);
-      socket.destroy();
-    };
-    const conn = new ClientConnection({
-      write: (parts) => parts.forEach((p) => socket.write(p)),
-      close: finish,
-      stdout: () => {},
-      stderr: () => {},
-      end: () => {},
-      values: (pairs) => {
-        // php-fpm says FCGI_MAX_CONNS = its pm.max_children: more connections would only queue
-        const maxConns = Number(pairs.get('FCGI_MAX_CONNS'));
+    getValues(this.options.address, { timeout: this.options.probeTimeout ?? 1000 }).then(
+      ({ answered, values }) => {
+        if (!answered || this.closedPool) return;
+        // an app that gives FCGI_MAX_CONNS (its worker count): more connections would only queue
+        const maxConns = Number(values.FCGI_MAX_CONNS);
         if (maxConns >= 1) this.limit = Math.min(this.limit, maxConns);
-        if (pairs.get('FCGI_MPXS_CONNS') === '1') this.learned(Math.max(1, Number(pairs.get('FCGI_MAX_REQS')) || 100));
-        finish();
+        if (values.FCGI_MPXS_CONNS === '1') this.learned(Math.max(1, Number(values.FCGI_MAX_REQS) || 100));
       },
-    });
-    socket.on('connect', () => conn.getValues());
-    socket.on('data', (chunk) => conn.receive(chunk));
-    socket.on('error', finish);
-    socket.on('end', finish);
+      () => {}, // the requests' own connections report a connect failure
+    );
   }
 
   /** The app answered GET_VALUES: apply its capacity to every connection. */
@@ -332,13 +319,4 @@ export class Pool {
     for (const w of this.waiting.splice(0)) w(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
     for (const c of this.connections) c.socket.destroy();
   }
-}
-
-/** A socket to 'host:port', '[v6]:port', 'unix:/path' or '/path'. */
-export function connectTo(address: string): Socket {
-  if (address.startsWith('unix:')) return connect(address.slice(5));
-  if (address.startsWith('/') || address.startsWith('.')) return connect(address);
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
-  if (!m) throw new FastCGIError('BAD_ADDRESS', `a FastCGI address is host:port, [v6]:port or a socket path, got ${JSON.stringify(address)}`);
-  return connect(Number(m[2]), m[1]);
 }

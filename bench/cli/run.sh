@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# `fcgi bench` (FastCGI straight to the app) next to wrk through nginx (HTTP -> nginx -> FastCGI -> the
+# same app), at the same concurrency, for fcgi2's C hello app (../shared/peers/apps/c/hello.c, 16 pre-forked workers), php-fpm (16
+# children) and our own app (bench/app/hello-app.mjs), keep-alive on every hop. It prints req/s for both
+# and their ratio, then checks the C app: `fcgi bench` must agree with wrk within 20% (exit 1 if not).
+# usage: bash bench/cli/run.sh   (after npm run build; needs nginx, php-fpm, libfcgi-dev, wrk)
+# Knobs: DURATION (3s), CONNS (16), REPS (3, interleaved; the median is reported), SCRATCH.
+# Everything runs on 127.0.0.1 high ports in $SCRATCH and is stopped by pid.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")/../.." && pwd)
+SHARED=${SHARED:-$HERE/../shared}
+SCRATCH=${SCRATCH:-/tmp/fcgi-cli-bench}
+DURATION=${DURATION:-3s}
+CONNS=${CONNS:-16}
+REPS=${REPS:-3}
+FCGI="node $HERE/dist/cli/main.js"
+rm -rf "$SCRATCH"; mkdir -p "$SCRATCH"/{client_body,proxy,fastcgi,uwsgi,scgi,www}; chmod -R 777 "$SCRATCH"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+# process-per-connection apps get one copy for nginx and one for fcgi bench: nginx's idle keep-alive
+# connections hold a worker each, so a shared pool would leave no worker for the other client
+C_PORT=19811 PHP_PORT=19812 OURS_PORT=19813 NGINX_PORT=19814 C2_PORT=19815 PHP2_PORT=19816
+# the peers benchmark's fcgi2 hello app, as bench/gateway uses it: `c-hello ADDR N` pre-forks N workers
+cc -O2 -o "$SCRATCH/c-hello" "$SHARED/peers/apps/c/hello.c" -lfcgi
+"$SCRATCH/c-hello" 127.0.0.1:$C_PORT 16 2>"$SCRATCH/c.log" & pids+=($!)
+"$SCRATCH/c-hello" 127.0.0.1:$C2_PORT 16 2>"$SCRATCH/c2.log" & pids+=($!)
+cat > "$SCRATCH/www/hello.php" <<'PHP'
+<?php
+header('Content-Type: text/plain');
+echo "hello\n";
+PHP
+cat > "$SCRATCH/php-fpm.conf" <<CONF
+[global]
+pid = $SCRATCH/php-fpm.pid
+error_log = $SCRATCH/php-fpm.log
+daemonize = no
+[bench]
+listen = 127.0.0.1:$PHP_PORT
+listen.backlog = 1024
+pm = static
+pm.max_children = 16
+clear_env = yes
+[bench2]
+listen = 127.0.0.1:$PHP2_PORT
+listen.backlog = 1024
+pm = static
+pm.max_children = 16
+clear_env = yes
+CONF
+PHPFPM=$(ls /usr/sbin/php-fpm* | head -1)
+"$PHPFPM" -F -R -y "$SCRATCH/php-fpm.conf" -p "$SCRATCH" -d expose_php=0 -d default_charset= & pids+=($!)
+node "$HERE/bench/app/hello-app.mjs" $OURS_PORT > "$SCRATCH/ours.log" 2>&1 & pids+=($!)
+cat > "$SCRATCH/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $SCRATCH/nginx.pid; error_log $SCRATCH/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off; client_body_temp_path $SCRATCH/client_body; proxy_temp_path $SCRATCH/proxy; fastcgi_temp_path $SCRATCH/fastcgi;
+  uwsgi_temp_path $SCRATCH/uwsgi; scgi_temp_path $SCRATCH/scgi; keepalive_requests 1000000;
+  include /etc/nginx/fastcgi_params;
+  fastcgi_param SCRIPT_FILENAME $SCRATCH/www/hello.php;
+  upstream c { server 127.0.0.1:$C_PORT; keepalive $CONNS; }
+  upstream php { server 127.0.0.1:$PHP_PORT; keepalive $CONNS; }
+  upstream ours { server 127.0.0.1:$OURS_PORT; keepalive $CONNS; }
+  server { listen 127.0.0.1:$NGINX_PORT backlog=4096;
+    location /c/ { fastcgi_pass c; fastcgi_keep_conn on; }
+    location /php/ { fastcgi_pass php; fastcgi_keep_conn on; }
+    location /ours/ { fastcgi_pass ours; fastcgi_keep_conn on; } }
+}
+CONF
+nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!)
+sleep 1.5
+for app in c php ours; do
+  [ "$(curl -s "http://127.0.0.1:$NGINX_PORT/$app/hello")" = "hello" ] || { echo "smoke failed: nginx -> $app"; exit 1; }
+done
+declare -A ADDR=([c]=127.0.0.1:$C2_PORT [php]=127.0.0.1:$PHP2_PORT [ours]=127.0.0.1:$OURS_PORT)
+for app in c php ours; do
+  $FCGI request --connect "${ADDR[$app]}" --script "$SCRATCH/www/hello.php" --body-only /$app/hello | grep -qx hello || { echo "smoke failed: fcgi request -> $app"; exit 1; }
+done
+
+declare -A RPS
+wrk_rps() { wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$NGINX_PORT/$1/hello" | awk '/Requests\/sec/ {print $2}'; }
+bench_rps() {
+  $FCGI bench "${ADDR[$1]}" -c "$CONNS" -d "$DURATION" --path "/$1/hello" --script "$SCRATCH/www/hello.php" --json > "$SCRATCH/bench-$1.json"
+  node -e 'const r = require(process.argv[1]); if (r.errorCount) { console.error("errors", r.errors); process.exit(1); } console.log(r.requestsPerSec)' "$SCRATCH/bench-$1.json"
+}
+# one unrecorded second of each, for the JIT, opcache and the pools
+for app in c php ours; do wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$NGINX_PORT/$app/hello" > /dev/null; done
+for rep in $(seq "$REPS"); do
+  for app in c php ours; do
+    RPS[wrk-$app]="${RPS[wrk-$app]:-} $(wrk_rps $app)"
+    RPS[bench-$app]="${RPS[bench-$app]:-} $(bench_rps $app)"
+  done
+done
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+echo
+echo "figures from $(nproc) cores shared with other work; -c $CONNS, $DURATION x $REPS interleaved, medians"
+echo
+echo "| app | wrk -> nginx -> app req/s | fcgi bench -> app req/s | bench/wrk |"
+echo "| --- | ---: | ---: | ---: |"
+status=0
+for app in c php ours; do
+  w=$(echo "${RPS[wrk-$app]}" | median); b=$(echo "${RPS[bench-$app]}" | median)
+  name=$([ $app = c ] && echo 'fcgi2 C app (16 workers)' || ([ $app = php ] && echo 'php-fpm (16 children)' || echo 'ours (hello-app.mjs)'))
+  echo "| $name | $w | $b | $(awk -v b="$b" -v w="$w" 'BEGIN {printf "%.2fx", b/w}') |"
+done
+w=$(echo "${RPS[wrk-c]}" | median); b=$(echo "${RPS[bench-c]}" | median)
+if awk -v b="$b" -v w="$w" 'BEGIN {exit !(b >= 0.8 * w && b <= 1.2 * w)}'; then
+  echo; echo "agreement (fcgi2 C app): fcgi bench $b req/s vs wrk through nginx $w req/s: within 20%: PASS"
+else
+  echo; echo "agreement (fcgi2 C app): fcgi bench $b req/s vs wrk through nginx $w req/s: NOT within 20%: FAIL"; status=1
+fi
+exit $status
