@@ -94,8 +94,9 @@ export class ConversationAnalyzer {
   push(direction: Direction | null, bytes: Uint8Array, time?: number, frame?: number): void {
     const side = direction === null ? this.mixed! : this.sides![direction];
     const c = this.conversation;
+    // a mixed stream counts its bytes per record, once their direction is known (onRecord)
     if (direction === 'from-app') c.bytesFromApp += bytes.length;
-    else c.bytesToApp += bytes.length;
+    else if (direction === 'to-app') c.bytesToApp += bytes.length;
     if (time !== undefined) {
       c.firstTime ??= time;
       c.lastTime = time;
@@ -187,6 +188,10 @@ export class ConversationAnalyzer {
     this.recordTime = mark?.time;
     this.recordFrame = mark?.frame;
     this.ctx.counted(1, 0);
+    if (this.mixed) {
+      if (direction === 'to-app') this.conversation.bytesToApp += 8 + content.length + paddingLength;
+      else this.conversation.bytesFromApp += 8 + content.length + paddingLength;
+    }
     if (this.ctx.keepRecords) {
       this.conversation.records.push({
         offset, direction, type, typeName: recordTypeName(type), requestId: id, contentLength: content.length, paddingLength, ...this.when(),
