@@ -49,8 +49,10 @@ export type UrlParts = Pick<URL, 'pathname' | 'search' | 'hostname' | 'port' | '
 export interface RequestParts {
   url: UrlParts;
   method: string;
-  /** Lower-case names (a Request's Headers), or node's rawHeaders as [name, value, name, value...]. */
-  headers: Iterable<[string, string]> | string[];
+  /** Lower-case names, as a Request's Headers give them. */
+  headers?: Iterable<[string, string]>;
+  /** Or node's req.rawHeaders, [name, value, name, value...] as sent. */
+  rawHeaders?: string[];
   /** Whether a body follows (CONTENT_LENGTH is then sent, "0" included). */
   hasBody: boolean;
 }
@@ -96,9 +98,9 @@ export function cgiParams(request: RequestParts, contentLength: number, options:
   };
   if (https) params.HTTPS = 'on';
   if (pathInfo) params.PATH_TRANSLATED = root + pathInfo;
-  const headers = request.headers;
-  if (Array.isArray(headers)) for (let i = 0; i + 1 < headers.length; i += 2) addHeader(params, headers[i]!.toLowerCase(), headers[i + 1]!);
-  else for (const [name, value] of headers as Iterable<[string, string]>) addHeader(params, name, value);
+  const raw = request.rawHeaders;
+  if (raw) for (let i = 0; i + 1 < raw.length; i += 2) addHeader(params, raw[i]!.toLowerCase(), raw[i + 1]!);
+  for (const [name, value] of request.headers ?? []) addHeader(params, name, value);
   return params;
 }
 

@@ -137,7 +137,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     let current: UrlParts = url;
     let script = target;
     for (let hops = 0; ; hops++) {
-      const params = cgiParams({ url: current, method, headers: req.rawHeaders, hasBody: body !== undefined || chunked }, hops === 0 ? length : 0, {
+      const params = cgiParams({ url: current, method, rawHeaders: req.rawHeaders, hasBody: body !== undefined || chunked }, hops === 0 ? length : 0, {
         documentRoot: root,
         scriptFilename: options.passAll ? root : root + script.script,
         script: { name: script.script, pathInfo: script.pathInfo },
