@@ -7,6 +7,7 @@ import { proxy, PROXY_USAGE } from './proxy.js';
 import { request, REQUEST_USAGE } from './request.js';
 import { probe, PROBE_USAGE } from './probe.js';
 import { bench, BENCH_USAGE } from './bench.js';
+import { inspectCommand, INSPECT_USAGE } from './inspect.js';
 import { UsageError } from './args.js';
 
 interface Command {
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   request: { summary: 'send one request to a FastCGI app and print its response (like cgi-fcgi -connect)', usage: REQUEST_USAGE, run: request },
   probe: { summary: "ask a FastCGI app for its limits (FCGI_GET_VALUES), with a timeout", usage: PROBE_USAGE, run: probe },
   bench: { summary: 'load a FastCGI app directly: requests/s, latency percentiles, histogram', usage: BENCH_USAGE, run: bench },
+  inspect: { summary: 'requests, responses and protocol findings in a capture (pcap, pcapng, raw, hex)', usage: INSPECT_USAGE, run: inspectCommand },
   decode: { summary: 'list the FastCGI records in a byte stream', usage: DECODE_USAGE, run: decode },
 };
 

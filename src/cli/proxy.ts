@@ -8,15 +8,19 @@ import { join, resolve } from 'node:path';
 import { createGateway } from '../client/gateway.js';
 import { serve } from '../server/server.js';
 import { exampleApp } from './example-app.js';
-import { all, one, parseArgs, UsageError } from './args.js';
+import { all, one, parseArgs, UsageError, type Parsed } from './args.js';
+import { forkWorkers, workerSettings } from './workers.js';
 
 export const PROXY_USAGE = `usage: fcgi proxy [--listen [HOST:]PORT] [--backend ADDR]... [--root DIR] [--index FILE]
                   [--front-controller /index.php] [--pass-all] [--timeout MS]
+                  [--workers N] [--connections N]
 
 An HTTP server that serves static files from --root and passes scripts (*.php) to the FastCGI
 backends (host:port or a Unix socket path; several are balanced, with failover), like nginx's
 fastcgi_pass. --pass-all sends every request to the backends (an application server, not a PHP
 docroot). With no --backend it starts the built-in example app and passes every request to it.
+--workers N runs the gateway in N processes on the one port (like nginx's worker_processes; default
+1); --connections N bounds the connections to each backend, shared out among the workers (default 16).
 Default --listen 127.0.0.1:8080.`;
 
 export async function proxy(argv: string[]): Promise<number> {
@@ -26,7 +30,10 @@ export async function proxy(argv: string[]): Promise<number> {
   if (!m) throw new UsageError(`--listen takes [HOST:]PORT, got ${listen}`);
   const host = m[1] ?? '127.0.0.1';
   const port = Number(m[2]);
-  let backends = all(args, 'backend');
+  const workers = count(args, 'workers', 1);
+  const connections = count(args, 'connections', 16);
+  const inWorker = workerSettings();
+  let backends = inWorker?.backends ?? all(args, 'backend');
   let cleanup = (): void => {};
   let stopApp = (): void => {};
   if (backends.length === 0) {
@@ -39,6 +46,16 @@ export async function proxy(argv: string[]): Promise<number> {
     cleanup = () => rmSync(dir, { recursive: true, force: true });
     console.log(`fcgi proxy: started the example FastCGI app on ${socket}`);
   }
+  const where = `http://${host.includes(':') ? `[${host}]` : host}:${port}/ -> ${backends.join(', ')}`;
+  if (!inWorker && workers > 1) {
+    const stopWorkers = await forkWorkers(workers, { backends, maxConnections: Math.max(1, Math.ceil(connections / workers)) }, console.error);
+    console.log(`fcgi proxy: ${where} (${workers} workers)`);
+    await stopSignal();
+    await stopWorkers();
+    stopApp();
+    cleanup();
+    return 0;
+  }
   const root = resolve(one(args, 'root') ?? process.cwd());
   const timeout = Number(one(args, 'timeout') ?? 60_000);
   const gateway = createGateway({
@@ -47,23 +64,34 @@ export async function proxy(argv: string[]): Promise<number> {
     index: one(args, 'index'),
     frontController: one(args, 'front-controller'),
     passAll: all(args, 'backend').length === 0 || one(args, 'pass-all') === 'true',
-    client: { timeouts: { firstByte: timeout } },
+    client: { timeouts: { firstByte: timeout }, maxConnections: inWorker?.maxConnections ?? connections },
   });
   const server = createHttpServer(gateway);
   await new Promise<void>((r, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => r());
   });
-  console.log(`fcgi proxy: http://${host.includes(':') ? `[${host}]` : host}:${port}/ -> ${backends.join(', ')}${all(args, 'backend').length ? ` (root ${root})` : ''}`);
-  await new Promise<void>((r) => {
-    const stop = () => r();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  if (!inWorker) console.log(`fcgi proxy: ${where}${all(args, 'backend').length ? ` (root ${root})` : ''}`);
+  await stopSignal();
   server.close();
   server.closeAllConnections();
   gateway.close();
   stopApp();
   cleanup();
+  if (inWorker) process.disconnect?.(); // the IPC channel to the primary would keep this process alive
   return 0;
+}
+
+function stopSignal(): Promise<void> {
+  return new Promise<void>((r) => {
+    process.once('SIGINT', () => r());
+    process.once('SIGTERM', () => r());
+  });
+}
+
+function count(args: Parsed, name: string, fallback: number): number {
+  const text = one(args, name);
+  if (text === undefined) return fallback;
+  if (!/^[1-9]\d*$/.test(text)) throw new UsageError(`--${name} takes a positive whole number, got ${text}`);
+  return Number(text);
 }

@@ -13,6 +13,8 @@ export interface CgiParamsOptions {
   index?: string;
   /** Where the script name ends in the path, for PATH_INFO (default: after the first '.php'). */
   scriptPattern?: RegExp;
+  /** The script and PATH_INFO already found (the gateway looked them up on disk): no split by pattern. */
+  script?: { name: string; pathInfo: string };
   remoteAddress?: string;
   remotePort?: number;
   serverAddress?: string;
@@ -40,11 +42,17 @@ export function splitScript(path: string, pattern = /^(.+?\.php)(\/.*)?$/): [str
   return m ? [m[1]!, m[2] ?? ''] : [path, ''];
 }
 
+/** The parts of a request URL the params use (a URL has them; the gateway splits them from req.url itself). */
+export type UrlParts = Pick<URL, 'pathname' | 'search' | 'hostname' | 'port' | 'protocol'>;
+
 /** What the params are built from: a Request, or the parts of a node:http request. */
 export interface RequestParts {
-  url: URL;
+  url: UrlParts;
   method: string;
-  headers: Iterable<[string, string]>;
+  /** Lower-case names, as a Request's Headers give them. */
+  headers?: Iterable<[string, string]>;
+  /** Or node's req.rawHeaders, [name, value, name, value...] as sent. */
+  rawHeaders?: string[];
   /** Whether a body follows (CONTENT_LENGTH is then sent, "0" included). */
   hasBody: boolean;
 }
@@ -55,9 +63,14 @@ export function cgiParamsFor(request: Request, contentLength: number, options: C
 
 export function cgiParams(request: RequestParts, contentLength: number, options: CgiParamsOptions): Record<string, string> {
   const url = request.url;
-  let path = safePath(url.pathname);
-  if (path.endsWith('/')) path += options.index ?? 'index.php';
-  const [scriptName, pathInfo] = options.scriptFilename ? [path, ''] : splitScript(path, options.scriptPattern);
+  let scriptName: string;
+  let pathInfo: string;
+  if (options.script) ({ name: scriptName, pathInfo } = options.script);
+  else {
+    let path = safePath(url.pathname);
+    if (path.endsWith('/')) path += options.index ?? 'index.php';
+    [scriptName, pathInfo] = options.scriptFilename ? [path, ''] : splitScript(path, options.scriptPattern);
+  }
   const root = options.documentRoot.replace(/\/+$/, '');
   const https = url.protocol === 'https:';
   const params: Record<string, string> = {
@@ -85,14 +98,21 @@ export function cgiParams(request: RequestParts, contentLength: number, options:
   };
   if (https) params.HTTPS = 'on';
   if (pathInfo) params.PATH_TRANSLATED = root + pathInfo;
-  for (const [name, value] of request.headers) {
-    if (name === 'content-type') {
-      params.CONTENT_TYPE = value;
-      continue;
-    }
-    if (name === 'content-length') continue;
-    if (name === 'proxy') continue; // httpoxy: a client must not set HTTP_PROXY for the app
-    params[`HTTP_${name.toUpperCase().replace(/-/g, '_')}`] = value;
-  }
+  const raw = request.rawHeaders;
+  if (raw) for (let i = 0; i + 1 < raw.length; i += 2) addHeader(params, raw[i]!.toLowerCase(), raw[i + 1]!);
+  for (const [name, value] of request.headers ?? []) addHeader(params, name, value);
   return params;
+}
+
+/** One request header as its param; a repeated header joins the first (with ', ', or '; ' for cookies, as nginx does). */
+function addHeader(params: Record<string, string>, name: string, value: string): void {
+  if (name === 'content-type') {
+    if (params.CONTENT_TYPE === '') params.CONTENT_TYPE = value;
+    return;
+  }
+  if (name === 'content-length') return;
+  if (name === 'proxy') return; // httpoxy: a client must not set HTTP_PROXY for the app
+  const key = `HTTP_${name.toUpperCase().replace(/-/g, '_')}`;
+  const before = params[key];
+  params[key] = before === undefined ? value : `${before}${name === 'cookie' ? '; ' : ', '}${value}`;
 }

@@ -14,7 +14,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Client, bufferBody, type Body, type ClientOptions } from './client.js';
-import { cgiParams, safePath, splitScript } from './cgi-params.js';
+import { cgiParams, safePath, splitScript, type UrlParts } from './cgi-params.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
 import { concatBytes } from '../codec/bytes.js';
 import { FastCGIError } from '../codec/errors.js';
@@ -117,7 +117,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    const url = requestUrl(req);
     const path = safePath(url.pathname);
     const target = options.passAll ? { kind: 'script' as const, script: '', pathInfo: path } : await resolve(path);
     if (target === null) return plain(res, 404, 'Not Found\n');
@@ -129,34 +129,28 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
 
     // A body with Content-Length streams through (node's parser holds it to that length); one without
     // is buffered so that CONTENT_LENGTH is the bytes sent.
-    const declared = req.headers['content-length'];
-    const chunked = req.headers['transfer-encoding'] !== undefined && declared === undefined;
+    const declared = rawHeader(req.rawHeaders, 'content-length');
+    const chunked = declared === undefined && rawHeader(req.rawHeaders, 'transfer-encoding') !== undefined;
     const body: Body | undefined = chunked ? await bufferBody(req, options.maxBufferedBody ?? 64 << 20) : declared !== undefined && declared !== '0' ? req : undefined;
     const length = body instanceof Uint8Array ? body.length : Number(declared ?? 0);
-    const headers = Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')] as [string, string]);
     let method = req.method ?? 'GET';
-    let current = url;
+    let current: UrlParts = url;
     let script = target;
     for (let hops = 0; ; hops++) {
-      const params = {
-        ...cgiParams({ url: current, method, headers, hasBody: body !== undefined || chunked }, hops === 0 ? length : 0, {
-          documentRoot: root,
-          scriptFilename: options.passAll ? root : root + script.script,
-          remoteAddress: req.socket.remoteAddress,
-          remotePort: req.socket.remotePort,
-          serverAddress: req.socket.localAddress,
-          serverSoftware: 'fcgi-wasm-gateway',
-        }),
-        SCRIPT_NAME: script.script,
-        DOCUMENT_URI: script.script,
-        PATH_INFO: script.pathInfo,
-        ...(script.pathInfo ? { PATH_TRANSLATED: root + script.pathInfo } : {}),
-      };
+      const params = cgiParams({ url: current, method, rawHeaders: req.rawHeaders, hasBody: body !== undefined || chunked }, hops === 0 ? length : 0, {
+        documentRoot: root,
+        scriptFilename: options.passAll ? root : root + script.script,
+        script: { name: script.script, pathInfo: script.pathInfo },
+        remoteAddress: req.socket.remoteAddress,
+        remotePort: req.socket.remotePort,
+        serverAddress: req.socket.localAddress,
+        serverSoftware: 'fcgi-wasm-gateway',
+      });
       const redirect = await forward(params, hops === 0 ? body : undefined, res, method === 'HEAD');
       if (redirect === null) return;
       // a local redirect (RFC 3875 6.2.2): the new path is served as a GET, at most 10 times
       if (hops >= 10) throw new FastCGIError('REDIRECT_LOOP', 'more than 10 local redirects');
-      current = new URL(redirect, current);
+      current = new URL(redirect, `${current.protocol}//${current.hostname}${current.port ? `:${current.port}` : ''}${current.pathname}`);
       method = 'GET';
       const next = options.passAll ? { kind: 'script' as const, script: '', pathInfo: safePath(current.pathname) } : await resolve(safePath(current.pathname));
       if (next === null || next.kind !== 'script') return plain(res, 404, 'Not Found\n');
@@ -325,6 +319,33 @@ function statCache(ttl: number): (path: string) => Promise<FileInfo> {
     }
     return info;
   };
+}
+
+/**
+ * The URL parts of a request, split from its origin-form target (`/path?query`, as sent: REQUEST_URI is
+ * the raw target, as nginx's $request_uri) and its Host header, without a URL object per request.
+ */
+function requestUrl(req: IncomingMessage): UrlParts {
+  const target = req.url ?? '/';
+  const host = rawHeader(req.rawHeaders, 'host') ?? 'localhost';
+  const protocol = (req.socket as { encrypted?: boolean }).encrypted ? 'https:' : 'http:';
+  if (!target.startsWith('/')) return new URL(target, `${protocol}//${host}`); // absolute-form or '*'
+  const q = target.indexOf('?');
+  const colon = host.lastIndexOf(':');
+  const hasPort = colon > host.lastIndexOf(']') && /^\d+$/.test(host.slice(colon + 1));
+  return {
+    protocol,
+    pathname: q < 0 ? target : target.slice(0, q),
+    search: q < 0 || q === target.length - 1 ? '' : target.slice(q),
+    hostname: (hasPort ? host.slice(0, colon) : host).toLowerCase(),
+    port: hasPort ? host.slice(colon + 1) : '',
+  };
+}
+
+/** The first value of a request header from node's rawHeaders (no headers object made). */
+function rawHeader(raw: string[], name: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1];
+  return undefined;
 }
 
 function plain(res: ServerResponse, status: number, text: string): void {

@@ -81,6 +81,7 @@ export class PooledConnection {
       stdout: (id, chunk) => this.route(id, (r) => r.events.stdout(id, chunk)),
       stderr: (id, chunk) => this.route(id, (r) => r.events.stderr(id, chunk)),
       end: (id, appStatus, protocolStatus) => {
+        this.unansweredSince = 0;
         const r = this.requests.get(id);
         this.requests.delete(id);
         r?.events.end(appStatus, protocolStatus);
@@ -96,11 +97,11 @@ export class PooledConnection {
   get active(): number {
     return this.requests.size;
   }
-  /** A request on it has had no byte back yet. */
-  get awaitingAnswer(): boolean {
-    for (const r of this.requests.values()) if (!r.answered) return true;
-    return false;
-  }
+  /**
+   * When its first request began, while nothing has come back on it yet (0 once anything has): a
+   * connection the app never answered may be one it has not accepted.
+   */
+  unansweredSince = 0;
   /** Requests running or about to begin: what the capacity bounds. */
   get load(): number {
     return this.requests.size + this.reserved;
@@ -125,7 +126,7 @@ export class PooledConnection {
     if (this.reserved > 0) this.reserved--;
     const id = start(this.conn);
     this.requests.set(id, { events, answered: false });
-    this.served++;
+    if (this.served++ === 0) this.unansweredSince = Date.now();
     return id;
   }
 
@@ -140,6 +141,7 @@ export class PooledConnection {
     const r = this.requests.get(id);
     if (!r) return;
     r.answered = true;
+    this.unansweredSince = 0;
     fn(r);
   }
 
@@ -243,17 +245,27 @@ export class Pool {
   }
 
   /**
-   * Some connection just went idle. If another one has a request still unanswered a moment later, the
-   * app may be busy reading the idle one instead of accepting that one: close the idle ones.
+   * Some connection just went idle. If a newer one has carried a request for yieldIdleAfter ms without
+   * a byte back, the app may be reading the idle one instead of accepting the new one: close the idle
+   * ones. (A connection that has answered before is only slow, and is not a reason.)
    */
   private watchForStall(): void {
     const delay = this.options.yieldIdleAfter ?? 50;
-    if (delay <= 0 || ![...this.connections].some((c) => c.awaitingAnswer)) return;
-    this.yieldTimer = setTimeout(() => {
-      this.yieldTimer = null;
-      if (![...this.connections].some((c) => c.awaitingAnswer)) return;
-      for (const c of this.connections) if (c.load === 0 && !c.closed) c.retire();
-    }, delay);
+    if (delay <= 0) return;
+    let oldest = 0;
+    for (const c of this.connections) if (c.unansweredSince > 0 && (oldest === 0 || c.unansweredSince < oldest)) oldest = c.unansweredSince;
+    if (oldest === 0) return;
+    this.yieldTimer = setTimeout(
+      () => {
+        this.yieldTimer = null;
+        const now = Date.now();
+        let stalled = false;
+        for (const c of this.connections) if (c.unansweredSince > 0 && now - c.unansweredSince >= delay) stalled = true;
+        if (!stalled) return this.watchForStall();
+        for (const c of this.connections) if (c.load === 0 && !c.closed) c.retire();
+      },
+      Math.max(1, oldest + delay - Date.now()),
+    );
     this.yieldTimer.unref?.();
   }
 

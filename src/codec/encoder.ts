@@ -51,10 +51,6 @@ export function pairBytes(v: PairInput): Uint8Array {
   return out;
 }
 
-function pairEntries(pairs: Pairs): Iterable<readonly [PairInput, PairInput]> {
-  return Symbol.iterator in pairs ? (pairs as Iterable<readonly [PairInput, PairInput]>) : Object.entries(pairs);
-}
-
 export class Encoder {
   private readonly c: Codec = codec();
 
@@ -131,10 +127,22 @@ export class Encoder {
     const encoded: WireValue[] = [];
     let total = 0;
     let allStrings = true;
-    for (const [name, value] of pairEntries(pairs)) {
-      encoded.push(name, value);
-      total += name.length + value.length;
-      if (typeof name !== 'string' || typeof value !== 'string') allStrings = false;
+    if (Symbol.iterator in pairs) {
+      for (const [name, value] of pairs as Iterable<readonly [PairInput, PairInput]>) {
+        encoded.push(name, value);
+        total += name.length + value.length;
+        if (typeof name !== 'string' || typeof value !== 'string') allStrings = false;
+      }
+    } else {
+      // a record's own keys, without the [name, value] arrays Object.entries would make
+      const record = pairs as Record<string, PairInput>;
+      for (const name in record) {
+        if (!Object.hasOwn(record, name)) continue;
+        const value = record[name]!;
+        encoded.push(name, value);
+        total += name.length + value.length;
+        if (typeof value !== 'string') allStrings = false;
+      }
     }
     // The common case, every name and value a string: one Latin-1 test and one write for them all (a
     // regex test and a native write per string cost more than the packing itself).

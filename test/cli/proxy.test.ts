@@ -1,9 +1,10 @@
 // `fcgi proxy` as a user runs it: the README's first command (the example app behind the gateway),
 // and in front of php-fpm with a document root.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
 import { freePort } from '../peers/nginx.js';
 import { startPhpFpm } from '../peers/php-fpm.js';
 
@@ -49,6 +50,41 @@ describe('fcgi proxy', () => {
       running.splice(0).forEach((c) => c.kill('SIGKILL'));
       await php.stop();
     }
+  });
+
+  it('--workers 2: two gateway processes on one port, a dead one replaced, all stopped by SIGTERM', async () => {
+    const { base, child, out } = await startProxy(["--workers", "2"]);
+    onTestFailed(() => console.log(out()));
+    const workers = (): number[] =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .filter((pid) => {
+          try {
+            return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === child.pid;
+          } catch {
+            return false; // gone meanwhile
+          }
+        })
+        .map(Number);
+    const fetchAll = async (n: number): Promise<number[]> =>
+      Promise.all(Array.from({ length: n }, (_, i) => fetch(`${base}/w${i}`, { headers: { connection: 'close' } }).then(async (r) => (await r.text(), r.status))));
+    expect(workers()).toHaveLength(2);
+    expect(await fetchAll(40)).toEqual(Array(40).fill(200));
+    const [first] = workers();
+    process.kill(first!, "SIGKILL");
+
+    let now = workers();
+    for (let i = 0; i < 60 && !(now.length === 2 && !now.includes(first!)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      now = workers(); // one reading per turn: the killed one may be reaped between two
+    }
+    expect(now).toHaveLength(2);
+    expect(now).not.toContain(first);
+    expect(await fetchAll(20)).toEqual(Array(20).fill(200));
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(workers()).toEqual([]);
   });
 
   it('explains a bad flag', async () => {

@@ -174,6 +174,7 @@ describe('a 1 GiB request body through nginx', () => {
       const r = await fetch(nginx.url('/up/hash'), { method: 'POST', body, duplex: 'half' } as RequestInit);
       expect(await r.text()).toBe(`${total << 20} ${expected.digest('hex')}`);
       const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
+      console.log(`1 GiB body: app peak RSS ${(peak / 2 ** 20).toFixed(1)} MiB`);
       expect(peak).toBeLessThan(100 << 20);
     } finally {
       await nginx.stop();
