@@ -9,7 +9,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const server = serve(
   async (request) => {
-    const ms = Number(new URL(request.url).searchParams.get('ms') ?? 0);
+    const url = new URL(request.url);
+    const ms = Number(url.searchParams.get('ms') ?? 0);
+    console.error(`started ${url.pathname}${url.search}`);
     await sleep(ms);
     return new Response(`done after ${ms} ms\n`, { headers: { 'Content-Type': 'text/plain' } });
   },

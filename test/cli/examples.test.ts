@@ -41,7 +41,7 @@ describe('docs/faq.md', () => {
     const port = await freePort();
     const app = await example('graceful.mjs', [addr(port)], port);
     const inFlight = fcgi(['request', '--connect', addr(port), '--body-only', '/slow?ms=1000']);
-    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 200 && !app.log().includes('started /slow?ms=1000'); i++) await new Promise((r) => setTimeout(r, 25));
     app.child.kill('SIGTERM');
     const r = await inFlight;
     expect(r.out).toBe('done after 1000 ms\n');
