@@ -4,7 +4,8 @@
 # children) and our own app (bench/app/hello-app.mjs), keep-alive on every hop. It prints req/s for both
 # and their ratio, then checks the C app: `fcgi bench` must agree with wrk within 20% (exit 1 if not).
 # usage: bash bench/cli/run.sh   (after npm run build; needs nginx, php-fpm, libfcgi-dev, wrk)
-# Knobs: DURATION (3s), CONNS (16), REPS (3, interleaved; the median is reported), SCRATCH.
+# Knobs: DURATION (3s), CONNS (16), REPS (5, interleaved; medians are reported, and the ratio is the
+# median of each rep's back-to-back ratio, which drifting background load disturbs least), PIN, SCRATCH.
 # Everything runs on 127.0.0.1 high ports in $SCRATCH and is stopped by pid.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,7 +13,7 @@ SHARED=${SHARED:-$HERE/../shared}
 SCRATCH=${SCRATCH:-/tmp/fcgi-cli-bench}
 DURATION=${DURATION:-3s}
 CONNS=${CONNS:-16}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 FCGI="node $HERE/dist/cli/main.js"
 # PIN=1: the apps on CPU 0, the load generators (wrk and nginx, or fcgi bench) on CPU 1, so that the
 # generators do not take the app's CPU and each side has the same budget in both measurements
@@ -94,26 +95,30 @@ bench_rps() {
 for app in c php ours; do wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$NGINX_PORT/$app/hello" > /dev/null; done
 for rep in $(seq "$REPS"); do
   for app in c php ours; do
-    RPS[wrk-$app]="${RPS[wrk-$app]:-} $(wrk_rps $app)"
-    RPS[bench-$app]="${RPS[bench-$app]:-} $(bench_rps $app)"
+    w=$(wrk_rps $app); b=$(bench_rps $app)
+    [ -n "$w" ] && [ "${w%.*}" -gt 0 ] || { echo "wrk measured nothing for $app"; exit 1; }
+    RPS[wrk-$app]="${RPS[wrk-$app]:-} $w"
+    RPS[bench-$app]="${RPS[bench-$app]:-} $b"
+    RPS[ratio-$app]="${RPS[ratio-$app]:-} $(awk -v b="$b" -v w="$w" 'BEGIN {printf "%.4f", b/w}')"
   done
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo
 echo "figures from $(nproc) cores shared with other work; -c $CONNS, $DURATION x $REPS interleaved, medians$([ "$PIN" = 1 ] && echo '; apps pinned to CPU 0, generators to CPU 1')"
 echo
-echo "| app | wrk -> nginx -> app req/s | fcgi bench -> app req/s | bench/wrk |"
-echo "| --- | ---: | ---: | ---: |"
+echo "| app | wrk -> nginx -> app req/s | fcgi bench -> app req/s | bench/wrk (median of reps) | per rep |"
+echo "| --- | ---: | ---: | ---: | --- |"
 status=0
 for app in c php ours; do
   w=$(echo "${RPS[wrk-$app]}" | median); b=$(echo "${RPS[bench-$app]}" | median)
   name=$([ $app = c ] && echo 'fcgi2 C app (16 workers)' || ([ $app = php ] && echo 'php-fpm (16 children)' || echo 'ours (hello-app.mjs)'))
-  echo "| $name | $w | $b | $(awk -v b="$b" -v w="$w" 'BEGIN {printf "%.2fx", b/w}') |"
+  r=$(echo "${RPS[ratio-$app]}" | median)
+  echo "| $name | $w | $b | $(printf '%.2fx' "$r") | $(echo ${RPS[ratio-$app]} | awk '{for (i = 1; i <= NF; i++) printf "%.2f ", $i}') |"
 done
-w=$(echo "${RPS[wrk-c]}" | median); b=$(echo "${RPS[bench-c]}" | median)
-if awk -v b="$b" -v w="$w" 'BEGIN {exit !(b >= 0.8 * w && b <= 1.2 * w)}'; then
-  echo; echo "agreement (fcgi2 C app): fcgi bench $b req/s vs wrk through nginx $w req/s: within 20%: PASS"
+r=$(echo "${RPS[ratio-c]}" | median)
+if awk -v r="$r" 'BEGIN {exit !(r >= 0.8 && r <= 1.2)}'; then
+  echo; echo "agreement (fcgi2 C app): fcgi bench / wrk through nginx = $(printf '%.2f' "$r"): within 20%: PASS"
 else
-  echo; echo "agreement (fcgi2 C app): fcgi bench $b req/s vs wrk through nginx $w req/s: NOT within 20%: FAIL"; status=1
+  echo; echo "agreement (fcgi2 C app): fcgi bench / wrk through nginx = $(printf '%.2f' "$r"): NOT within 20%: FAIL"; status=1
 fi
 exit $status
