@@ -136,7 +136,13 @@ export class ConversationAnalyzer {
       this.endSide(this.sides!['to-app'], 'to-app', reason);
       this.endSide(this.sides!['from-app'], 'from-app', reason);
     }
+    // after a protocol error or a gap, what never came is a consequence already explained
+    const broken = this.mixed ? this.mixed.broken : this.sides!['to-app'].broken || this.sides!['from-app'].broken;
     for (const [id, o] of this.open) {
+      if (broken) {
+        this.complete(o);
+        continue;
+      }
       this.checkStreams(o, o.ex.offset);
       const closed = this.conversation.closed;
       this.report('MISSING_END_REQUEST', closed ? `request ${id} never got END_REQUEST: the connection closed first` : `request ${id} has no END_REQUEST before the capture ended`, o.ex.offset, 'to-app', o.ex, closed ? 'error' : 'warning');
