@@ -75,7 +75,7 @@ describe('findings', () => {
     const r = inspect(bytes);
     expect(r.findings).toMatchObject([
       { code: 'MISSING_TERMINATOR', offset: at[2], requestId: 1 },
-      { code: 'MISSING_TERMINATOR', offset: at[5], message: expect.stringContaining('STDIN never closed') },
+      { code: 'MISSING_TERMINATOR', offset: at[0], message: expect.stringContaining('STDIN never closed') },
     ]);
   });
 
