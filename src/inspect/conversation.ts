@@ -9,7 +9,7 @@ import type { PairList } from '../codec/pairs.js';
 import { CgiResponseParser } from '../protocol/cgi-response.js';
 import { FindingCodes, type FindingCode } from './findings.js';
 import { emptyPreview, extendPreview } from './preview.js';
-import type { Conversation, Direction, Exchange, Finding, ResponseInfo, Severity } from './types.js';
+import type { Conversation, Direction, Exchange, Finding, RecordInfo, ResponseInfo, Severity } from './types.js';
 
 export interface AnalyzerContext {
   previewBytes: number;
@@ -25,6 +25,8 @@ const TO_APP = new Set<number>([RecordType.BEGIN_REQUEST, RecordType.ABORT_REQUE
 const FROM_APP = new Set<number>([RecordType.END_REQUEST, RecordType.STDOUT, RecordType.STDERR, RecordType.GET_VALUES_RESULT, RecordType.UNKNOWN_TYPE]);
 const BODY_CALLBACK = new Set<number>([RecordType.BEGIN_REQUEST, RecordType.END_REQUEST, RecordType.GET_VALUES, RecordType.GET_VALUES_RESULT, RecordType.UNKNOWN_TYPE]);
 const STDERR_PREVIEW_MIN = 4096;
+const CGI_PIECE = 4096;
+const ROLE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Role).map(([name, n]) => [n, name]));
 
 /** What the analyzer holds per open request besides the Exchange it reports. */
 interface Open {
@@ -42,6 +44,8 @@ interface ChunkMark {
 }
 
 const MARKS_KEPT = 4096;
+/** Record contents are only counted and previewed (copied) here: a split record may use one reused buffer. */
+const DECODER_OPTIONS = { reuseSplitBuffer: true };
 
 /** One direction's decoder (or, for a raw stream of unknown direction, the only one). */
 class StreamSide {
@@ -70,6 +74,12 @@ export class ConversationAnalyzer {
   private readonly sides: { 'to-app': StreamSide; 'from-app': StreamSide } | null;
   private readonly mixed: StreamSide | null;
   private readonly open = new Map<number, Open>();
+  /**
+   * Requests the app ended (END_REQUEST) while their to-app streams were still open: the web server may
+   * go on sending STDIN (an app may answer early, and a capture may show the reply first). Their late
+   * to-app records still belong to them, until the id begins again or the conversation ends.
+   */
+  private readonly ended = new Map<number, Open>();
   /** The record being handled (set by record(), read by the body callbacks that follow it). */
   private recordOffset = 0;
   private recordDirection: Direction = 'to-app';
@@ -83,10 +93,13 @@ export class ConversationAnalyzer {
     this.ctx = ctx;
     if (mixed) {
       this.sides = null;
-      this.mixed = new StreamSide(new Decoder(this.handler(null)));
+      this.mixed = new StreamSide(new Decoder(this.handler(null), DECODER_OPTIONS));
     } else {
       this.mixed = null;
-      this.sides = { 'to-app': new StreamSide(new Decoder(this.handler('to-app'))), 'from-app': new StreamSide(new Decoder(this.handler('from-app'))) };
+      this.sides = {
+        'to-app': new StreamSide(new Decoder(this.handler('to-app'), DECODER_OPTIONS)),
+        'from-app': new StreamSide(new Decoder(this.handler('from-app'), DECODER_OPTIONS)),
+      };
     }
   }
 
@@ -136,7 +149,15 @@ export class ConversationAnalyzer {
       this.endSide(this.sides!['to-app'], 'to-app', reason);
       this.endSide(this.sides!['from-app'], 'from-app', reason);
     }
+    // after a protocol error or a gap, what never came is a consequence already explained
+    const broken = this.mixed ? this.mixed.broken : this.sides!['to-app'].broken || this.sides!['from-app'].broken;
+    for (const o of this.ended.values()) if (!broken) this.checkStreams(o, o.ex.offset);
+    this.ended.clear();
     for (const [id, o] of this.open) {
+      if (broken) {
+        this.complete(o);
+        continue;
+      }
       this.checkStreams(o, o.ex.offset);
       const closed = this.conversation.closed;
       this.report('MISSING_END_REQUEST', closed ? `request ${id} never got END_REQUEST: the connection closed first` : `request ${id} has no END_REQUEST before the capture ended`, o.ex.offset, 'to-app', o.ex, closed ? 'error' : 'warning');
@@ -193,9 +214,10 @@ export class ConversationAnalyzer {
       else this.conversation.bytesFromApp += 8 + content.length + paddingLength;
     }
     if (this.ctx.keepRecords) {
-      this.conversation.records.push({
-        offset, direction, type, typeName: recordTypeName(type), requestId: id, contentLength: content.length, paddingLength, ...this.when(),
-      });
+      const info: RecordInfo = { offset, direction, type, typeName: recordTypeName(type), requestId: id, contentLength: content.length, paddingLength };
+      if (this.recordTime !== undefined) info.time = this.recordTime;
+      if (this.recordFrame !== undefined) info.frame = this.recordFrame;
+      this.conversation.records.push(info);
     }
     if (type < RecordType.BEGIN_REQUEST || type > RecordType.UNKNOWN_TYPE) {
       this.report('UNKNOWN_RECORD_TYPE', `record type ${type} is not defined by FastCGI 1.0 (an app answers it with UNKNOWN_TYPE)`, offset, direction);
@@ -206,7 +228,7 @@ export class ConversationAnalyzer {
       return;
     }
     if (BODY_CALLBACK.has(type)) return; // begin(), end(), pairs() or unknownType() follows
-    const o = this.open.get(id);
+    const o = this.open.get(id) ?? (direction === 'to-app' ? this.ended.get(id) : undefined);
     if (!o) {
       this.report('INACTIVE_REQUEST_ID', `${recordTypeName(type)} for request ${id}, which has no active request${id === 0 ? ' (0 is the management id)' : ''}`, offset, direction, undefined, undefined, undefined, id);
       return;
@@ -259,15 +281,23 @@ export class ConversationAnalyzer {
           break;
         }
         try {
-          const got = o.cgi.push(content);
-          if (got) {
-            const head = got.head!;
-            r.headersComplete = true;
-            r.status = head.status;
-            r.statusText = head.statusText;
-            r.headers = head.headers;
-            extendPreview(r.body, got.body, limit);
+          // the head is looked for in copies of at most CGI_PIECE bytes (the decoder reuses the
+          // buffer of a record split across packets); what follows it is only counted
+          let rest = content;
+          while (!r.headersComplete && rest.length > 0) {
+            const piece = rest.subarray(0, CGI_PIECE);
+            rest = rest.subarray(piece.length);
+            const got = o.cgi.push(piece.slice());
+            if (got) {
+              const head = got.head!;
+              r.headersComplete = true;
+              r.status = head.status;
+              r.statusText = head.statusText;
+              r.headers = head.headers;
+              extendPreview(r.body, got.body, limit);
+            }
           }
+          if (rest.length > 0) extendPreview(r.body, rest, limit);
         } catch (e) {
           if (!(e instanceof FastCGIError)) throw e;
           // the head cannot be read: count the rest as body, as a gateway would fail it
@@ -285,7 +315,7 @@ export class ConversationAnalyzer {
 
   private onPairs(type: number, id: number, list: PairList, continues: boolean): void {
     if (type === RecordType.PARAMS) {
-      const o = this.open.get(id);
+      const o = this.open.get(id) ?? this.ended.get(id);
       if (!o) return; // reported by onRecord
       for (let i = 0; i < list.length; i++) o.ex.params.push([list.name(i), list.value(i)]);
       if (continues) {
@@ -299,6 +329,11 @@ export class ConversationAnalyzer {
   }
 
   private onBegin(id: number, role: number, flags: number): void {
+    const done = this.ended.get(id);
+    if (done) {
+      this.ended.delete(id);
+      this.checkStreams(done, this.recordOffset);
+    }
     const old = this.open.get(id);
     if (old) {
       this.report('BEGIN_FOR_ACTIVE_ID', `BEGIN_REQUEST for request ${id}, which is still active (its request began at offset ${old.ex.offset})`, this.recordOffset, 'to-app', old.ex);
@@ -308,7 +343,7 @@ export class ConversationAnalyzer {
       conversation: this.conversation.id,
       requestId: id,
       role,
-      roleName: Object.keys(Role).find((k) => Role[k as keyof typeof Role] === role) ?? `role ${role}`,
+      roleName: ROLE_NAMES[role] ?? `role ${role}`,
       flags,
       keepConn: (flags & Flags.KEEP_CONN) !== 0,
       params: [],
@@ -344,8 +379,8 @@ export class ConversationAnalyzer {
         this.report('END_BEFORE_STDOUT_END', `END_REQUEST for request ${id} before the empty STDOUT record that ends the stream (php-fpm does this; a client must finish at END_REQUEST)`, this.recordOffset, 'from-app', ex);
       }
     }
-    this.checkStreams(o, this.recordOffset);
     this.open.delete(id);
+    if (this.streamsOpen(ex).length > 0 && !ex.aborted) this.ended.set(id, o);
     this.complete(o);
   }
 
@@ -353,13 +388,18 @@ export class ConversationAnalyzer {
   private checkStreams(o: Open, offset: number): void {
     const ex = o.ex;
     if (ex.aborted) return;
+    const open = this.streamsOpen(ex);
+    if (open.length > 0) {
+      this.report('MISSING_TERMINATOR', `request ${ex.requestId} ended with ${open.join(' and ')} never closed by an empty record`, offset, 'to-app', ex);
+    }
+  }
+
+  private streamsOpen(ex: Exchange): string[] {
     const open: string[] = [];
     if (!ex.paramsComplete) open.push('PARAMS');
     if (!ex.stdin.complete && ex.role !== Role.AUTHORIZER) open.push('STDIN');
     if (ex.role === Role.FILTER && !ex.data?.complete) open.push('DATA');
-    if (open.length > 0) {
-      this.report('MISSING_TERMINATOR', `request ${ex.requestId} ended with ${open.join(' and ')} never closed by an empty record`, offset, 'to-app', ex);
-    }
+    return open;
   }
 
   private complete(o: Open): void {
