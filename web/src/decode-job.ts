@@ -1,0 +1,124 @@
+// One decoding run: a capture (a Blob read in slices, or pasted hex) fed to src/inspect's Inspector,
+// its exchanges and findings handed on in batches as they complete. The same code runs in the Worker
+// and, when no Worker can be made, on the page's own thread (with smaller slices and a yield between).
+
+import { Inspector, parseHex, type Conversation, type InspectReport } from '../../src/inspect/index.js';
+import { conversationView, exchangeView, findingView, recordView, type ConversationView, type ExchangeView, type FindingView, type RecordView, type Stats } from './model.js';
+
+export type Source = { kind: 'blob'; blob: Blob; name: string } | { kind: 'hex'; text: string };
+
+/** What a run reports to the page. */
+export type JobEvent =
+  | { kind: 'batch'; exchanges: ExchangeView[]; conversations: ConversationView[]; findings: FindingView[]; done: number; total: number }
+  | { kind: 'end'; stats: Stats; format: string; conversations: ConversationView[] }
+  | { kind: 'error'; message: string };
+
+export interface JobOptions {
+  /** Bytes read and pushed at a time. */
+  sliceBytes: number;
+  /** Longest wait before completed exchanges are handed on. */
+  batchMs: number;
+  /** Called between slices; the main-thread run yields to the event loop here. */
+  pause?: () => Promise<void>;
+}
+
+export class DecodeJob {
+  private readonly conversations = new Map<number, Conversation>();
+  private exchanges: ExchangeView[] = [];
+  private findings: FindingView[] = [];
+  private touched = new Map<number, Conversation>();
+  private count = 0;
+  private lastFlush = 0;
+  private done = 0;
+  private total = 0;
+  private readonly inspector: Inspector;
+
+  constructor(
+    private readonly emit: (e: JobEvent) => void,
+    private readonly options: JobOptions,
+  ) {
+    this.inspector = new Inspector({
+      onExchange: (conversation, exchange) => {
+        this.note(conversation);
+        this.exchanges.push(exchangeView(this.count++, conversation, exchange));
+      },
+      onFinding: (finding) => {
+        this.findings.push(findingView(finding));
+      },
+    });
+  }
+
+  private note(c: Conversation): void {
+    if (!this.conversations.has(c.id)) this.conversations.set(c.id, c);
+    this.touched.set(c.id, c);
+  }
+
+  async run(source: Source): Promise<void> {
+    try {
+      this.lastFlush = performance.now();
+      if (source.kind === 'hex') {
+        const bytes = parseHex(source.text);
+        this.total = bytes.length;
+        await this.feed(async (at, n) => bytes.subarray(at, at + n));
+      } else {
+        this.total = source.blob.size;
+        await this.feed(async (at, n) => new Uint8Array(await source.blob.slice(at, at + n).arrayBuffer()));
+      }
+      const report = this.inspector.end();
+      this.finish(report);
+    } catch (e) {
+      this.emit({ kind: 'error', message: e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e) });
+    }
+  }
+
+  private async feed(read: (at: number, n: number) => Promise<Uint8Array>): Promise<void> {
+    const { sliceBytes, pause } = this.options;
+    for (let at = 0; at < this.total; at += sliceBytes) {
+      const chunk = await read(at, Math.min(sliceBytes, this.total - at));
+      this.inspector.push(chunk);
+      this.done = at + chunk.length;
+      const now = performance.now();
+      // the first exchanges go at once, so the page shows something quickly; later ones in batches
+      if ((this.exchanges.length > 0 && this.count === this.exchanges.length) || now - this.lastFlush >= this.options.batchMs) this.flush(now);
+      if (pause) await pause();
+    }
+  }
+
+  private flush(now: number): void {
+    this.lastFlush = now;
+    if (this.exchanges.length === 0 && this.findings.length === 0 && this.touched.size === 0) {
+      this.emit({ kind: 'batch', exchanges: [], conversations: [], findings: [], done: this.done, total: this.total });
+      return;
+    }
+    const conversations = [...this.touched.values()].map(conversationView);
+    this.emit({ kind: 'batch', exchanges: this.exchanges, conversations, findings: this.findings, done: this.done, total: this.total });
+    this.exchanges = [];
+    this.findings = [];
+    this.touched = new Map();
+  }
+
+  private finish(report: InspectReport): void {
+    for (const c of report.conversations) this.conversations.set(c.id, c);
+    this.done = this.total;
+    this.flush(performance.now());
+    this.emit({
+      kind: 'end',
+      stats: { ...report.stats },
+      format: report.format,
+      conversations: report.conversations.map(conversationView),
+    });
+  }
+
+  /** The records of one request (every record of the conversation with its id), at most `limit`. */
+  records(conversation: number, requestId: number, limit = 5000): RecordView[] {
+    const c = this.conversations.get(conversation);
+    if (!c) return [];
+    const out: RecordView[] = [];
+    for (const r of c.records) {
+      if (r.requestId !== requestId) continue;
+      out.push(recordView(r));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+}
