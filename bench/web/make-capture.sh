@@ -34,9 +34,10 @@ tcpdump -i lo -s 0 -U -w "$OUT" "tcp port $APP_PORT" 2>"$SCRATCH/tcpdump.log" & 
 sleep 1
 # small requests, plus BIG responses of 64 KiB (records split across TCP segments)
 for _ in $(seq "${BIG:-150}"); do curl -s "http://127.0.0.1:$NGINX_PORT/big" >/dev/null; done
-wrk -t1 -c8 -d"${LIMIT}s" "http://127.0.0.1:$NGINX_PORT/hello?q=inspector" >/dev/null 2>&1 & WRK1=$!; pids+=($WRK1)
+wrk -t1 -c"${CONNECTIONS:-8}" -d"${LIMIT}s" "http://127.0.0.1:$NGINX_PORT/hello?q=inspector" >/dev/null 2>&1 & WRK1=$!; pids+=($WRK1)
 end=$((SECONDS + LIMIT))
-while [ $SECONDS -lt $end ] && [ "$(stat -c %s "$OUT" 2>/dev/null || echo 0)" -lt $((TARGET_MB * 1000000)) ]; do sleep 0.2; done
+target=$(awk "BEGIN { print int($TARGET_MB * 1000000) }")
+while [ $SECONDS -lt $end ] && [ "$(stat -c %s "$OUT" 2>/dev/null || echo 0)" -lt "$target" ]; do sleep 0.1; done
 kill "$WRK1" 2>/dev/null || true
 sleep 0.5
 kill -INT "$TCPDUMP"; wait "$TCPDUMP" 2>/dev/null || true

@@ -2,14 +2,22 @@
 // its exchanges and findings handed on in batches as they complete. The same code runs in the Worker
 // and, when no Worker can be made, on the page's own thread (with smaller slices and a yield between).
 
-import { Inspector, parseHex, type Conversation, type InspectReport } from '../../src/inspect/index.js';
-import { conversationView, exchangeView, findingView, recordView, type ConversationView, type ExchangeView, type FindingView, type RecordView, type Stats } from './model.js';
+import { Inspector, parseHex, type Conversation, type Exchange, type InspectReport } from '../../src/inspect/index.js';
+import {
+  conversationView, exchangeSummary, exchangeView, findingView, recordView,
+  type ConversationView, type ExchangeSummary, type ExchangeView, type FindingView, type RecordView, type Stats,
+} from './model.js';
+
+export interface Detail {
+  exchange: ExchangeView;
+  records: RecordView[];
+}
 
 export type Source = { kind: 'blob'; blob: Blob; name: string } | { kind: 'hex'; text: string };
 
 /** What a run reports to the page. */
 export type JobEvent =
-  | { kind: 'batch'; exchanges: ExchangeView[]; conversations: ConversationView[]; findings: FindingView[]; done: number; total: number }
+  | { kind: 'batch'; exchanges: ExchangeSummary[]; conversations: ConversationView[]; findings: FindingView[]; done: number; total: number }
   | { kind: 'end'; stats: Stats; format: string; conversations: ConversationView[] }
   | { kind: 'error'; message: string };
 
@@ -24,7 +32,10 @@ export interface JobOptions {
 
 export class DecodeJob {
   private readonly conversations = new Map<number, Conversation>();
-  private exchanges: ExchangeView[] = [];
+  /** Summaries not yet handed on. */
+  private exchanges: ExchangeSummary[] = [];
+  /** Every exchange by key, for the detail view. */
+  private readonly byKey: [Conversation, Exchange][] = [];
   private findings: FindingView[] = [];
   private touched = new Map<number, Conversation>();
   private count = 0;
@@ -40,7 +51,8 @@ export class DecodeJob {
     this.inspector = new Inspector({
       onExchange: (conversation, exchange) => {
         this.note(conversation);
-        this.exchanges.push(exchangeView(this.count++, conversation, exchange));
+        this.byKey.push([conversation, exchange]);
+        this.exchanges.push(exchangeSummary(this.count++, conversation, exchange));
       },
       onFinding: (finding) => {
         this.findings.push(findingView(finding));
@@ -109,16 +121,17 @@ export class DecodeJob {
     });
   }
 
-  /** The records of one request (every record of the conversation with its id), at most `limit`. */
-  records(conversation: number, requestId: number, limit = 5000): RecordView[] {
-    const c = this.conversations.get(conversation);
-    if (!c) return [];
-    const out: RecordView[] = [];
+  /** One exchange in full, with its records (the conversation's records with its id, at most `limit`). */
+  detail(key: number, limit = 5000): Detail | null {
+    const found = this.byKey[key];
+    if (!found) return null;
+    const [c, e] = found;
+    const records: RecordView[] = [];
     for (const r of c.records) {
-      if (r.requestId !== requestId) continue;
-      out.push(recordView(r));
-      if (out.length >= limit) break;
+      if (r.requestId !== e.requestId) continue;
+      records.push(recordView(r));
+      if (records.length >= limit) break;
     }
-    return out;
+    return { exchange: exchangeView(key, c, e), records };
   }
 }

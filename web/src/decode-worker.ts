@@ -2,7 +2,7 @@
 
 import { DecodeJob, type Source } from './decode-job.js';
 
-export type WorkerRequest = { kind: 'start'; source: Source } | { kind: 'records'; token: number; conversation: number; requestId: number };
+export type WorkerRequest = { kind: 'start'; source: Source } | { kind: 'detail'; token: number; key: number };
 
 let job: DecodeJob | null = null;
 
@@ -11,7 +11,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   if (m.kind === 'start') {
     job = new DecodeJob((e) => self.postMessage(e), { sliceBytes: 4 << 20, batchMs: 100 });
     void job.run(m.source);
-  } else if (m.kind === 'records') {
-    self.postMessage({ kind: 'records', token: m.token, records: job ? job.records(m.conversation, m.requestId) : [] });
+  } else if (m.kind === 'detail') {
+    self.postMessage({ kind: 'detail', token: m.token, detail: job?.detail(m.key) ?? null });
   }
 };

@@ -3,14 +3,14 @@
 // so input stays answered either way.
 
 import DecodeWorker from './decode-worker.ts?worker&inline';
-import { DecodeJob, type JobEvent, type Source } from './decode-job.js';
-import type { RecordView } from './model.js';
+import { DecodeJob, type Detail, type JobEvent, type Source } from './decode-job.js';
 import type { WorkerRequest } from './decode-worker.js';
 
 export interface Run {
   /** 'worker' or 'main-thread': where the decoding runs. */
   readonly mode: 'worker' | 'main-thread';
-  records(conversation: number, requestId: number): Promise<RecordView[]>;
+  /** One exchange in full with its records; null when the key is unknown. */
+  detail(key: number): Promise<Detail | null>;
   stop(): void;
 }
 
@@ -23,7 +23,7 @@ function onMainThread(source: Source, emit: (e: JobEvent) => void): Run {
   void job.run(source);
   return {
     mode: 'main-thread',
-    records: async (conversation, requestId) => job.records(conversation, requestId),
+    detail: async (key) => job.detail(key),
     stop: () => void (stopped = true),
   };
 }
@@ -35,16 +35,16 @@ export function startRun(source: Source, emit: (e: JobEvent) => void): Run {
   } catch {
     return onMainThread(source, emit);
   }
-  const waiting = new Map<number, (r: RecordView[]) => void>();
+  const waiting = new Map<number, (d: Detail | null) => void>();
   let token = 0;
   let heard = false;
   let fallback: Run | null = null;
   const send = (m: WorkerRequest): void => worker.postMessage(m);
-  worker.onmessage = (event: MessageEvent<JobEvent | { kind: 'records'; token: number; records: RecordView[] }>) => {
+  worker.onmessage = (event: MessageEvent<JobEvent | { kind: 'detail'; token: number; detail: Detail | null }>) => {
     heard = true;
     const m = event.data;
-    if (m.kind === 'records') {
-      waiting.get(m.token)?.(m.records);
+    if (m.kind === 'detail') {
+      waiting.get(m.token)?.(m.detail);
       waiting.delete(m.token);
     } else emit(m);
   };
@@ -60,17 +60,17 @@ export function startRun(source: Source, emit: (e: JobEvent) => void): Run {
     get mode() {
       return fallback ? fallback.mode : 'worker';
     },
-    records(conversation, requestId) {
-      if (fallback) return fallback.records(conversation, requestId);
+    detail(key) {
+      if (fallback) return fallback.detail(key);
       return new Promise((resolve) => {
         waiting.set(++token, resolve);
-        send({ kind: 'records', token, conversation, requestId });
+        send({ kind: 'detail', token, key });
       });
     },
     stop() {
       fallback?.stop();
       worker.terminate();
-      for (const resolve of waiting.values()) resolve([]);
+      for (const resolve of waiting.values()) resolve(null);
     },
   };
 }

@@ -3,6 +3,7 @@
 
 import { recordTypeName } from '../../src/codec/index.js';
 import type { ExchangeView, FindingView, RecordView, BodyView } from './model.js';
+import type { Detail } from './decode-job.js';
 import { formatBytes, formatDuration, hexDump, roleName, textPreview } from './format.js';
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string): HTMLElementTagNameMap[K] {
@@ -63,13 +64,18 @@ function findingsIn(r: RecordView, findings: FindingView[]): FindingView[] {
   return findings.filter((f) => (f.direction === undefined || f.direction === r.direction) && f.offset >= r.offset && f.offset < end);
 }
 
-export function renderDetail(
-  into: HTMLElement,
-  e: ExchangeView,
-  conversationLabel: string,
-  captureStart: number | undefined,
-  records: Promise<RecordView[]>,
-): void {
+/** Shows "Loading…" in `into`, then the exchange once `detail` arrives (unless another was opened since). */
+export function renderDetail(into: HTMLElement, detail: Promise<Detail | null>, conversationLabel: string, captureStart: number | undefined): void {
+  const mark = Symbol('detail');
+  (into as { current?: symbol }).current = mark;
+  into.replaceChildren(el('p', 'Loading…', 'hint'));
+  void detail.then((d) => {
+    if ((into as { current?: symbol }).current !== mark) return;
+    into.replaceChildren(...(d ? exchangeParts(d.exchange, d.records, conversationLabel, captureStart) : [el('p', 'This request is no longer available.', 'hint')]));
+  });
+}
+
+function exchangeParts(e: ExchangeView, list: RecordView[], conversationLabel: string, captureStart: number | undefined): HTMLElement[] {
   const parts: HTMLElement[] = [];
   const summary = el('dl', undefined, 'summary');
   const t = e.times;
@@ -110,27 +116,20 @@ export function renderDetail(
     parts.push(preview('Response body (STDOUT after the headers)', r.body));
     if (r.stderr.bytes > 0) parts.push(preview('STDERR', r.stderr));
   }
-  const recordsBox = el('div');
-  recordsBox.append(el('h3', 'Records'), el('p', 'Loading…', 'hint'));
-  parts.push(recordsBox);
-  into.replaceChildren(...parts);
-
-  void records.then((list) => {
-    if (!recordsBox.isConnected) return;
-    const heading = el('h3', `Records (${list.length})`);
-    const marks = list.map((rec) => findingsIn(rec, e.findings));
-    const rows = list.map((rec, i) => [
-      rec.offset,
-      rec.direction,
-      rec.typeName || recordTypeName(rec.type),
-      rec.contentLength,
-      rec.paddingLength,
-      marks[i]!.map((f) => f.code).join(', '),
-    ]);
-    const tbl = table('Records', ['Offset', 'Direction', 'Type', 'Content', 'Padding', 'Finding'], rows, (i) =>
-      marks[i]!.length > 0 ? `finding ${marks[i]!.some((f) => f.severity === 'error') ? 'error' : 'warning'}` : '',
-    );
-    tbl.classList.add('records');
-    recordsBox.replaceChildren(heading, tbl);
-  });
+  const marks = list.map((rec) => findingsIn(rec, e.findings));
+  const rows = list.map((rec, i) => [
+    rec.offset,
+    rec.direction,
+    rec.typeName || recordTypeName(rec.type),
+    rec.contentLength,
+    rec.paddingLength,
+    marks[i]!.map((f) => f.code).join(', '),
+  ]);
+  parts.push(el('h3', `Records (${list.length})`));
+  const tbl = table('Records', ['Offset', 'Direction', 'Type', 'Content', 'Padding', 'Finding'], rows, (i) =>
+    marks[i]!.length > 0 ? `finding ${marks[i]!.some((f) => f.severity === 'error') ? 'error' : 'warning'}` : '',
+  );
+  tbl.classList.add('records');
+  parts.push(tbl);
+  return parts;
 }

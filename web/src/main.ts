@@ -4,7 +4,7 @@
 import './style.css';
 import { startRun, type Run } from './decoding.js';
 import type { JobEvent, Source } from './decode-job.js';
-import type { ConversationView, ExchangeView, FindingView } from './model.js';
+import type { ConversationView, ExchangeSummary, FindingView } from './model.js';
 import { RequestList } from './request-list.js';
 import { renderDetail } from './detail.js';
 import { Timeline } from './timeline.js';
@@ -27,13 +27,13 @@ interface Session {
   run: Run;
   name: string;
   started: number;
-  all: ExchangeView[];
+  all: ExchangeSummary[];
   conversations: Map<number, ConversationView>;
   counts: Map<number, number>;
   buttons: Map<number, HTMLButtonElement>;
   findings: FindingView[];
   filter: number | null;
-  shown: ExchangeView[];
+  shown: ExchangeSummary[];
   selected: number;
   captureStart: number | undefined;
   firstRows: boolean;
@@ -55,10 +55,11 @@ function start(source: Source, name: string): void {
   body.dataset.state = 'decoding';
   delete body.dataset.firstRowsMs;
   delete body.dataset.doneMs;
+  delete body.dataset.requests;
   conversationsBox.replaceChildren();
   findingsBox.replaceChildren();
   detailBody.replaceChildren();
-  const all: ExchangeView[] = [];
+  const all: ExchangeSummary[] = [];
   const s: Session = {
     run: null as unknown as Run,
     name,
@@ -142,6 +143,7 @@ function onEvent(s: Session, e: JobEvent): void {
   const st = e.stats;
   status.textContent = `${s.name}: ${e.format}, ${formatBytes(st.bytes)}, ${plural(st.conversations, 'conversation')}, ${plural(st.requests, 'request')}, ${plural(st.records, 'record')}, ${plural(s.findings.length, 'finding')}; decoded in ${seconds.toFixed(2)} s ${s.run.mode === 'worker' ? 'in a worker' : 'on the page thread'}.`;
   body.dataset.doneMs = String(Math.round(seconds * 1000));
+  body.dataset.requests = String(st.requests);
   body.dataset.state = 'done';
 }
 
@@ -179,13 +181,13 @@ function drawTimeline(s: Session, now: number): void {
   timeline.draw([...s.conversations.values()], s.all, s.selected);
 }
 
-function open(e: ExchangeView): void {
+function open(e: ExchangeSummary): void {
   const s = session;
   if (!s) return;
   s.selected = e.key;
   const c = s.conversations.get(e.conversation);
   $('detail-title').textContent = `Request ${e.requestId} on connection #${e.conversation}`;
-  renderDetail(detailBody, e, c ? `#${c.id} ${c.label}` : `#${e.conversation}`, s.captureStart, s.run.records(e.conversation, e.requestId));
+  renderDetail(detailBody, s.run.detail(e.key), c ? `#${c.id} ${c.label}` : `#${e.conversation}`, s.captureStart);
   if (body.dataset.state === 'done') drawTimeline(s, performance.now());
 }
 

@@ -27,8 +27,24 @@ export interface BodyView {
   preview: Uint8Array;
 }
 
+/** One row of the request list: what the list, the timeline and the filters need, and no more. */
+export interface ExchangeSummary {
+  /** Position in the list of every exchange, in the order the decoder finished them. */
+  key: number;
+  conversation: number;
+  requestId: number;
+  method: string;
+  uri: string;
+  /** The code of the response's CGI Status header, when it had one. */
+  status?: number;
+  hasResponse: boolean;
+  bodyBytes: number;
+  times: { begin?: number; firstResponse?: number; end?: number };
+  findings: FindingView[];
+}
+
+/** Everything the detail view shows of one exchange (asked for when a row is opened). */
 export interface ExchangeView {
-  /** Position in the page's list of every exchange, in the order the decoder finished them. */
   key: number;
   conversation: number;
   requestId: number;
@@ -121,8 +137,23 @@ export function recordView(r: RecordInfo): RecordView {
   return v;
 }
 
-/** A param's value, or undefined. */
-export function param(e: ExchangeView, name: string): string | undefined {
+function param(e: Exchange, name: string): string | undefined {
   for (const [n, v] of e.params) if (n === name) return v;
   return undefined;
+}
+
+export function exchangeSummary(key: number, conversation: Conversation, e: Exchange): ExchangeSummary {
+  const s: ExchangeSummary = {
+    key,
+    conversation: conversation.id,
+    requestId: e.requestId,
+    method: param(e, 'REQUEST_METHOD') ?? '',
+    uri: param(e, 'REQUEST_URI') ?? param(e, 'SCRIPT_NAME') ?? '',
+    hasResponse: e.response !== undefined,
+    bodyBytes: e.response?.body.bytes ?? 0,
+    times: { ...e.times },
+    findings: e.findings.map(findingView),
+  };
+  if (e.response?.status !== undefined) s.status = e.response.status;
+  return s;
 }

@@ -1,14 +1,14 @@
 // The list of requests: a listbox (arrow keys, Home/End, Page keys, Enter), rows rendered in batches
 // (the first `cap`, then "Show more"), so a capture with 100 000 requests costs only the rows shown.
 
-import { param, type ExchangeView } from './model.js';
+import type { ExchangeSummary } from './model.js';
 import { formatBytes, formatDuration } from './format.js';
 
 const FIRST_ROWS = 200;
 const MORE_ROWS = 500;
 
 export class RequestList {
-  private items: ExchangeView[] = [];
+  private items: ExchangeSummary[] = [];
   private rendered = 0;
   private cap = FIRST_ROWS;
   /** Index (in items) of the row with keyboard focus; the selected row follows it. */
@@ -20,7 +20,7 @@ export class RequestList {
     private readonly moreButton: HTMLButtonElement,
     private readonly shown: HTMLElement,
     private readonly conversationLabel: (id: number) => string,
-    private readonly onSelect: (e: ExchangeView) => void,
+    private readonly onSelect: (e: ExchangeSummary) => void,
   ) {
     moreButton.addEventListener('click', () => {
       this.cap += MORE_ROWS;
@@ -34,7 +34,7 @@ export class RequestList {
   }
 
   /** Shows `items` (a list that may still grow: call grow() after appending). */
-  reset(items: ExchangeView[]): void {
+  reset(items: ExchangeSummary[]): void {
     this.items = items;
     this.box.replaceChildren();
     this.rendered = 0;
@@ -69,7 +69,7 @@ export class RequestList {
     this.activate(i);
   }
 
-  private row(e: ExchangeView, i: number): HTMLElement {
+  private row(e: ExchangeSummary, i: number): HTMLElement {
     const row = document.createElement('div');
     row.role = 'option';
     row.id = `request-${e.key}`;
@@ -79,15 +79,15 @@ export class RequestList {
     row.setAttribute('aria-selected', String(e.key === this.selectedKey));
     const worst = e.findings.some((f) => f.severity === 'error') ? 'error' : 'warning';
     if (e.findings.length > 0) row.classList.add('finding', worst);
-    const status = e.response?.status;
+    const status = e.status;
     const t = e.times;
     const cells: [string, string?][] = [
       [this.conversationLabel(e.conversation)],
       [String(e.requestId)],
-      [param(e, 'REQUEST_METHOD') ?? ''],
-      [param(e, 'REQUEST_URI') ?? param(e, 'SCRIPT_NAME') ?? ''],
-      [status === undefined ? (e.response ? '' : '—') : String(status), status === undefined ? undefined : `status-${String(status)[0]}`],
-      [e.response ? formatBytes(e.response.body.bytes) : ''],
+      [e.method],
+      [e.uri],
+      [status === undefined ? (e.hasResponse ? '' : '—') : String(status), status === undefined ? undefined : `status-${String(status)[0]}`],
+      [e.hasResponse ? formatBytes(e.bodyBytes) : ''],
       [t.begin !== undefined && t.end !== undefined ? formatDuration(t.end - t.begin) : ''],
     ];
     for (const [text, cls] of cells) {

@@ -2,7 +2,7 @@
 // on a canvas from the capture's timestamps (a canvas, not SVG: a capture can hold 100 000 requests).
 // Clicking a bar selects its request; the list is the keyboard route to the same requests.
 
-import type { ConversationView, ExchangeView } from './model.js';
+import type { ConversationView, ExchangeSummary } from './model.js';
 import { formatDuration } from './format.js';
 
 const LANE = 16;
@@ -24,9 +24,9 @@ export class Timeline {
     canvas.addEventListener('click', (ev) => this.pick(ev));
   }
 
-  private exchanges: ExchangeView[] = [];
+  private exchanges: ExchangeSummary[] = [];
 
-  draw(conversations: ConversationView[], exchanges: ExchangeView[], selected: number): void {
+  draw(conversations: ConversationView[], exchanges: ExchangeSummary[], selected: number): void {
     this.exchanges = exchanges;
     const timed = exchanges.filter((e) => e.times.begin !== undefined);
     if (timed.length === 0) {
@@ -84,7 +84,7 @@ export class Timeline {
       if (lane === undefined) continue;
       const [x, w] = this.bar(e);
       const y = AXIS + lane * LANE + 3;
-      g.fillStyle = e.findings.length > 0 ? (e.findings.some((f) => f.severity === 'error') ? '#b3261e' : '#d98a00') : e.response ? '#0b63c5' : '#8a96a3';
+      g.fillStyle = e.findings.length > 0 ? (e.findings.some((f) => f.severity === 'error') ? '#b3261e' : '#d98a00') : e.hasResponse ? '#0b63c5' : '#8a96a3';
       g.fillRect(x, y, w, LANE - 6);
       if (e.key === selected) picked = [x, y, w];
     }
@@ -95,7 +95,7 @@ export class Timeline {
     }
   }
 
-  private bar(e: ExchangeView): [number, number] {
+  private bar(e: ExchangeSummary): [number, number] {
     const scale = (this.width - LABEL - 8) / this.span;
     const b = e.times.begin!;
     const end = e.times.end ?? e.times.firstResponse ?? b;
@@ -106,7 +106,7 @@ export class Timeline {
     const rect = this.canvas.getBoundingClientRect();
     const x = ev.clientX - rect.left;
     const lane = Math.floor((ev.clientY - rect.top - AXIS) / LANE);
-    let best: ExchangeView | null = null;
+    let best: ExchangeSummary | null = null;
     let bestDistance = 4;
     for (const e of this.exchanges) {
       if (e.times.begin === undefined || this.lanes.get(e.conversation) !== lane) continue;
