@@ -30,6 +30,8 @@ export interface JobOptions {
   pause?: () => Promise<void>;
 }
 
+const FIRST_SLICE = 128 << 10;
+
 export class DecodeJob {
   private readonly conversations = new Map<number, Conversation>();
   /** Summaries not yet handed on. */
@@ -85,12 +87,14 @@ export class DecodeJob {
 
   private async feed(read: (at: number, n: number) => Promise<Uint8Array>): Promise<void> {
     const { sliceBytes, pause } = this.options;
-    for (let at = 0; at < this.total; at += sliceBytes) {
-      const chunk = await read(at, Math.min(sliceBytes, this.total - at));
+    // a small first slice, so the first requests reach the page before a whole slice is decoded
+    let n = Math.min(sliceBytes, FIRST_SLICE);
+    for (let at = 0; at < this.total; at += n, n = sliceBytes) {
+      const chunk = await read(at, Math.min(n, this.total - at));
       this.inspector.push(chunk);
       this.done = at + chunk.length;
       const now = performance.now();
-      // the first exchanges go at once, so the page shows something quickly; later ones in batches
+      // the first exchanges go at once; later ones in batches
       if ((this.exchanges.length > 0 && this.count === this.exchanges.length) || now - this.lastFlush >= this.options.batchMs) this.flush(now);
       if (pause) await pause();
     }
