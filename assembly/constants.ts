@@ -17,10 +17,10 @@ export namespace RecordType {
 
 /** Event kinds written to the event table (low byte of word 0). */
 export namespace Ev {
-  export const RECORD: u32 = 1;       // whole record in this chunk: content offset, length, padding
+  export const RECORD: u32 = 1;       // whole record in this chunk: content offset, length, padding (| 0x100: a pair continues past it)
   export const HEADER: u32 = 2;       // a record whose content continues past this chunk: clen, plen
   export const CONTENT: u32 = 3;      // a fragment of that record's content: chunk offset, length
-  export const RECORD_END: u32 = 4;   // that record's content is complete: clen, plen
+  export const RECORD_END: u32 = 4;   // that record's content is complete: clen, plen, 0x100 if a pair continues past it
   export const PAIR: u32 = 5;         // a pair inside the chunk: name offset, name length, value length
   export const PAIR_CARRIED: u32 = 6; // a pair reassembled in wasm memory: address, name length, value length
   export const BEGIN: u32 = 7;        // role, flags

@@ -13,10 +13,12 @@ import {
   STATE, INPUT, Phase, S_PHASE, S_HDR_LEN, S_HDR, S_TYPE, S_ID, S_CLEN, S_PLEN, S_REM, S_BODY_LEN, S_BODY,
   S_ERROR, S_ERR_AT, S_REC_AT, S_EVENTS, S_WANT,
 } from './layout';
-import { emit, eventCount } from './events';
+import { emit, eventCount, setEventWord } from './events';
 import { feedPairs, hasCarry, discardCarry, releaseDone, pairErrorAt } from './pairs';
 
 let wantLen: u32 = 0;
+/** Flag in a RECORD event's padding word (or a RECORD_END's last word): a pair continues past this record. */
+const PAIR_OPEN: u32 = 0x100;
 
 @inline function isPairType(t: u32): bool {
   return t == RecordType.PARAMS || t == RecordType.GET_VALUES || t == RecordType.GET_VALUES_RESULT;
@@ -151,7 +153,10 @@ function walk(chunkLen: u32, win: u32, winLen: u32, base: f64): u32 {
             if (e != 0) return fail(e, pairErrorAt, first, chunkLen);
           }
           // An empty PARAMS ends the stream; GET_VALUES(_RESULT) records stand alone (spec 3.3).
-          if ((clen == 0 || t != RecordType.PARAMS) && hasCarry(key)) return fail(Err.NV_TRUNCATED, hdrAt, first, chunkLen);
+          const open = hasCarry(key);
+          if ((clen == 0 || t != RecordType.PARAMS) && open) return fail(Err.NV_TRUNCATED, hdrAt, first, chunkLen);
+          // a pair runs on into the stream's next record (legal, but php-fpm rejects it): tools report it
+          if (open) setEventWord(first, 3, plen | PAIR_OPEN);
         } else if (needsBytes) {
           emitFixed(t, typeId, INPUT + (p - win));
         }
@@ -193,7 +198,7 @@ function walk(chunkLen: u32, win: u32, winLen: u32, base: f64): u32 {
         if (pairs && t != RecordType.PARAMS && hasCarry(pairKey(t, id))) {
           return fail(Err.NV_TRUNCATED, load<f64>(st + S_REC_AT), first, chunkLen);
         }
-        emit(Ev.RECORD_END | typeId, clen, plen, 0);
+        emit(Ev.RECORD_END | typeId, clen, plen, pairs && hasCarry(pairKey(t, id)) ? PAIR_OPEN : 0);
         if (fixed) emitFixed(t, typeId, st + S_BODY);
         phase = Phase.PADDING;
         rem = plen;

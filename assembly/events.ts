@@ -22,3 +22,8 @@ export function moveEvent(i: u32, by: u32): void {
   const at = EVENTS + (<usize>i) * (EVENT_WORDS << 2) + 4;
   store<u32>(at, load<u32>(at) - by);
 }
+
+/** Overwrites data word `word` (1..3) of event i. */
+export function setEventWord(i: u32, word: u32, value: u32): void {
+  store<u32>(EVENTS + (<usize>i) * (EVENT_WORDS << 2) + (<usize>word << 2), value);
+}

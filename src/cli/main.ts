@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Decoder, Encoder, RecordType, Role, Flags, FastCGIProtocolError, recordTypeName, type PairList } from '../codec/index.js';
 import { proxy, PROXY_USAGE } from './proxy.js';
 import { UsageError } from './args.js';
+import { inspectCommand } from './inspect.js';
 
 const DECODE_USAGE = `usage: fcgi decode [FILE | - | --hex HEX] [--json]
 
@@ -15,7 +16,8 @@ With no input it decodes the FastCGI specification's example exchange (Appendix 
 const USAGE = `usage: fcgi <command> [options]     (fcgi <command> --help for each)
 
   proxy    an HTTP gateway in front of FastCGI apps (like nginx fastcgi_pass)
-  decode   list the FastCGI records in a byte stream`;
+  decode   list the FastCGI records in a byte stream
+  inspect  requests, responses and protocol findings in a capture (pcap, pcapng, raw, hex)`;
 
 interface Row {
   offset: number;
@@ -91,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
       if (help) return console.log(DECODE_USAGE), 0;
       return decode(rest);
     }
+    if (command === 'inspect') return await inspectCommand(rest);
     if (command === 'proxy') {
       if (help) return console.log(PROXY_USAGE), 0;
       return await proxy(rest);

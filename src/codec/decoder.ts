@@ -14,11 +14,16 @@ export interface DecoderHandler {
   /**
    * Every record, in stream order. `content` is a view of the pushed chunk when the record lay inside
    * one chunk, otherwise a fresh copy: either way it stays valid (the decoder never reuses a chunk, so
-   * do not reuse the chunks you push while you hold their views).
+   * do not reuse the chunks you push while you hold their views). `offset`: the stream offset of the
+   * record's header.
    */
-  record?(type: number, requestId: number, content: Uint8Array, paddingLength: number): void;
-  /** The pairs completed by one PARAMS, GET_VALUES or GET_VALUES_RESULT record, right after its record(). */
-  pairs?(type: number, requestId: number, pairs: PairList): void;
+  record?(type: number, requestId: number, content: Uint8Array, paddingLength: number, offset: number): void;
+  /**
+   * The pairs completed by one PARAMS, GET_VALUES or GET_VALUES_RESULT record, right after its record().
+   * `continues`: a pair of this PARAMS stream is left partial at the end of this record, its bytes
+   * going on in the stream's next record (legal, but php-fpm rejects it: tools report it).
+   */
+  pairs?(type: number, requestId: number, pairs: PairList, continues: boolean): void;
   /** A BEGIN_REQUEST body, right after its record(). */
   begin?(requestId: number, role: number, flags: number): void;
   /** An END_REQUEST body; appStatus is unsigned 32-bit. */
@@ -274,7 +279,8 @@ export class Decoder implements StateOwner {
           const off = ev[b + 1]!;
           const clen = ev[b + 2]!;
           if (type === RecordType.PARAMS) this.countParams(id, clen, this.base + off - 8);
-          h.record?.(type, id, chunk.subarray(off, off + clen), ev[b + 3]!);
+          const padWord = ev[b + 3]!;
+          h.record?.(type, id, chunk.subarray(off, off + clen), padWord & 0xff, this.base + off - 8);
           if (isPairType(type)) {
             const list = new PairList();
             ev = src.ev;
@@ -283,7 +289,7 @@ export class Decoder implements StateOwner {
               i += 4;
               addPair(list, chunk, ev, b + i, i, carried);
             }
-            h.pairs?.(type, id, list);
+            h.pairs?.(type, id, list, padWord > 0xff);
           }
           break;
         }
@@ -323,8 +329,9 @@ export class Decoder implements StateOwner {
           const s = this.split!;
           this.split = null;
           if (s.type === RecordType.PARAMS) this.countParams(s.requestId, s.content.length, s.headerAt);
-          h.record?.(s.type, s.requestId, s.content, ev[b + 2]!);
-          if (s.pairs) h.pairs?.(s.type, s.requestId, s.pairs);
+          const open = ev[b + 3]! !== 0;
+          h.record?.(s.type, s.requestId, s.content, ev[b + 2]!, s.headerAt);
+          if (s.pairs) h.pairs?.(s.type, s.requestId, s.pairs, open);
           break;
         }
         case Ev.BEGIN:

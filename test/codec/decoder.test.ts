@@ -115,8 +115,8 @@ describe('Decoder', () => {
     let grown = false;
     const d = new Decoder({
       ...handler,
-      record(t, id, c, p) {
-        handler.record!(t, id, c, p);
+      record(t, id, c, p, at) {
+        handler.record!(t, id, c, p, at);
         if (!grown) {
           grown = true;
           new Encoder().pairs(9, { BIG: 'x'.repeat(codec().x.memory.buffer.byteLength) }); // needs more memory than there is
