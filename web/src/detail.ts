@@ -83,13 +83,14 @@ function exchangeParts(e: ExchangeView, list: RecordView[], conversationLabel: s
   const facts: [string, string][] = [
     ['Connection', conversationLabel],
     ['Request id', String(e.requestId)],
-    ['Role', roleName(e.role)],
+    ['Role', e.roleName || roleName(e.role)],
     ['Flags', `${e.flags}${e.keepConn ? ' (KEEP_CONN)' : ''}`],
-    ['Status', e.response ? `${e.response.status ?? '(no Status header)'}, appStatus ${e.response.appStatus ?? '?'}, protocolStatus ${e.response.protocolStatus ?? '?'}` : 'no response in the capture'],
+    ['Status', e.response ? `${e.response.status === undefined ? '(headers incomplete)' : `${e.response.status} ${e.response.statusText ?? ''}`.trim()}, appStatus ${e.response.appStatus ?? '?'}, protocolStatus ${e.response.protocolStatus ?? '?'}` : 'no response in the capture'],
   ];
   if (t.begin !== undefined) facts.push(['Began', rel(t.begin)]);
   if (t.begin !== undefined && t.firstResponse !== undefined) facts.push(['First response', `after ${formatDuration(t.firstResponse - t.begin)}`]);
   if (t.begin !== undefined && t.end !== undefined) facts.push(['Ended', `after ${formatDuration(t.end - t.begin)}`]);
+  if (e.aborted) facts.push(['Aborted', 'the web server sent ABORT_REQUEST']);
   for (const [k, v] of facts) summary.append(el('dt', k), el('dd', v));
   parts.push(summary);
 

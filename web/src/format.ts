@@ -39,11 +39,11 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** A duration in seconds, in the unit that reads best. */
-export function formatDuration(seconds: number): string {
-  if (seconds < 1e-3) return `${(seconds * 1e6).toFixed(0)} µs`;
-  if (seconds < 1) return `${(seconds * 1e3).toFixed(seconds < 0.01 ? 2 : 1)} ms`;
-  return `${seconds.toFixed(2)} s`;
+/** A duration in milliseconds (capture times are ms since the epoch), in the unit that reads best. */
+export function formatDuration(ms: number): string {
+  if (ms < 1) return `${(ms * 1e3).toFixed(0)} µs`;
+  if (ms < 1000) return `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+  return `${(ms / 1000).toFixed(2)} s`;
 }
 
 export function roleName(role: number): string {

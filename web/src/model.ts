@@ -2,7 +2,7 @@
 // inspector's objects point at each other (an exchange at its conversation and its records), so each
 // one is copied into a flat view with only what the page draws.
 
-import type { Conversation, Exchange, Finding, RecordInfo } from '../../src/inspect/index.js';
+import type { BytesPreview, Conversation, Exchange, Finding, RecordInfo } from '../../src/inspect/index.js';
 
 export interface FindingView {
   code: string;
@@ -35,7 +35,7 @@ export interface ExchangeSummary {
   requestId: number;
   method: string;
   uri: string;
-  /** The code of the response's CGI Status header, when it had one. */
+  /** The CGI status (Status header, 302 for a bare Location, else 200) once the response head is complete. */
   status?: number;
   hasResponse: boolean;
   bodyBytes: number;
@@ -49,6 +49,8 @@ export interface ExchangeView {
   conversation: number;
   requestId: number;
   role: number;
+  roleName: string;
+  aborted: boolean;
   flags: number;
   keepConn: boolean;
   params: [string, string][];
@@ -56,6 +58,7 @@ export interface ExchangeView {
   data?: BodyView;
   response?: {
     status?: number;
+    statusText?: string;
     headers: [string, string][];
     headersComplete: boolean;
     body: BodyView;
@@ -77,10 +80,8 @@ export interface Stats {
   packets?: number;
 }
 
-const utf8 = new TextEncoder();
-function bodyView(b: { bytes: number; preview: Uint8Array | string } | undefined): BodyView {
-  if (!b) return { bytes: 0, preview: new Uint8Array(0) };
-  return { bytes: b.bytes, preview: typeof b.preview === 'string' ? utf8.encode(b.preview) : b.preview.slice() };
+function bodyView(b: BytesPreview | undefined): BodyView {
+  return b ? { bytes: b.bytes, preview: b.preview } : { bytes: 0, preview: new Uint8Array(0) };
 }
 
 export function findingView(f: Finding): FindingView {
@@ -106,6 +107,8 @@ export function exchangeView(key: number, conversation: Conversation, e: Exchang
     conversation: conversation.id,
     requestId: e.requestId,
     role: e.role,
+    roleName: e.roleName,
+    aborted: e.aborted,
     flags: e.flags,
     keepConn: e.keepConn,
     params: e.params.map(([n, val]) => [n, val]),
@@ -122,6 +125,7 @@ export function exchangeView(key: number, conversation: Conversation, e: Exchang
       stderr: bodyView(r.stderr),
     };
     if (r.status !== undefined) v.response.status = r.status;
+    if (r.statusText !== undefined) v.response.statusText = r.statusText;
     if (r.appStatus !== undefined) v.response.appStatus = r.appStatus;
     if (r.protocolStatus !== undefined) v.response.protocolStatus = r.protocolStatus;
   }

@@ -3,7 +3,7 @@
 // Clicking a bar selects its request; the list is the keyboard route to the same requests.
 
 import type { ConversationView, ExchangeSummary } from './model.js';
-import { formatDuration } from './format.js';
+import { formatDuration, plural } from './format.js';
 
 const LANE = 16;
 const AXIS = 22;
@@ -42,12 +42,12 @@ export class Timeline {
       t1 = Math.max(t1, e.times.end ?? e.times.firstResponse ?? e.times.begin!);
     }
     this.t0 = t0;
-    this.span = Math.max(t1 - t0, 1e-6);
+    this.span = Math.max(t1 - t0, 1e-3);
     this.lanes.clear();
     const withRequests = new Set(timed.map((e) => e.conversation));
     const shownConversations = conversations.filter((c) => withRequests.has(c.id));
     for (const c of shownConversations.slice(0, MAX_LANES)) this.lanes.set(c.id, this.lanes.size);
-    this.note.textContent = `${timed.length.toLocaleString('en')} requests on ${shownConversations.length.toLocaleString('en')} connections over ${formatDuration(this.span)}${shownConversations.length > MAX_LANES ? `; the first ${MAX_LANES} connections are drawn` : ''}. Click a bar to open its request.`;
+    this.note.textContent = `${plural(timed.length, 'request')} on ${plural(shownConversations.length, 'connection')} over ${formatDuration(this.span)}${shownConversations.length > MAX_LANES ? `; the first ${MAX_LANES} connections are drawn` : ''}. Click a bar to open its request.`;
 
     const dpr = globalThis.devicePixelRatio || 1;
     const cssWidth = Math.max(400, (this.canvas.parentElement?.clientWidth ?? 900) - 2);
