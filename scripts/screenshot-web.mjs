@@ -20,12 +20,12 @@ try {
   }
   await buildPage();
   const browser = await launchChromium();
-  const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   await page.goto(PAGE_URL);
   await loadCapture(page, capture);
   await page.click('#requests [role=option]:nth-child(3)');
   await page.waitForSelector('#detail-body table.records');
-  await page.screenshot({ path: join(ROOT, 'docs/inspector.png'), fullPage: false });
+  await page.screenshot({ path: join(ROOT, 'docs/inspector.png'), fullPage: true });
   await browser.close();
   console.log('wrote docs/inspector.png');
 } finally {

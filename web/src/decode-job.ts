@@ -2,6 +2,7 @@
 // its exchanges and findings handed on in batches as they complete. The same code runs in the Worker
 // and, when no Worker can be made, on the page's own thread (with smaller slices and a yield between).
 
+import { RecordType } from '../../src/codec/index.js';
 import { Inspector, parseHex, type Conversation, type Exchange, type InspectReport } from '../../src/inspect/index.js';
 import {
   conversationView, exchangeSummary, exchangeView, findingView, recordView,
@@ -125,16 +126,23 @@ export class DecodeJob {
     });
   }
 
-  /** One exchange in full, with its records (the conversation's records with its id, at most `limit`). */
+  /**
+   * One exchange in full, with its records: those with its request id from its BEGIN_REQUEST to its
+   * END_REQUEST (a keep-alive connection reuses the id for every request), at most `limit`.
+   */
   detail(key: number, limit = 5000): Detail | null {
     const found = this.byKey[key];
     if (!found) return null;
     const [c, e] = found;
     const records: RecordView[] = [];
-    for (const r of c.records) {
+    const all = c.records;
+    let i = all.findIndex((r) => r.direction === 'to-app' && r.offset === e.offset);
+    for (i = Math.max(i, 0); i < all.length && records.length < limit; i++) {
+      const r = all[i]!;
       if (r.requestId !== e.requestId) continue;
+      if (r.type === RecordType.BEGIN_REQUEST && r.direction === 'to-app' && records.length > 0) break;
       records.push(recordView(r));
-      if (records.length >= limit) break;
+      if (r.type === RecordType.END_REQUEST) break;
     }
     return { exchange: exchangeView(key, c, e), records };
   }
