@@ -21,7 +21,9 @@ const detailBody = $('detail-body');
 
 /** Findings listed in the side panel; the rest are counted. */
 const FINDINGS_SHOWN = 200;
-const TIMELINE_EVERY_MS = 500;
+/** While decoding, the timeline is redrawn this often, and only while it has few enough requests to draw fast. */
+const TIMELINE_EVERY_MS = 1000;
+const TIMELINE_LIVE_MAX = 20_000;
 
 interface Session {
   run: Run;
@@ -59,6 +61,8 @@ function start(source: Source, name: string): void {
   conversationsBox.replaceChildren();
   findingsBox.replaceChildren();
   detailBody.replaceChildren();
+  $('detail-title').textContent = 'Request';
+  $('detail-hint').hidden = false;
   const all: ExchangeSummary[] = [];
   const s: Session = {
     run: null as unknown as Run,
@@ -132,7 +136,7 @@ function onEvent(s: Session, e: JobEvent): void {
       body.dataset.firstRowsMs = String(Math.round(performance.now() - s.started));
     }
     const now = performance.now();
-    if (now - s.timelineAt > TIMELINE_EVERY_MS) drawTimeline(s, now);
+    if (now - s.timelineAt > TIMELINE_EVERY_MS && s.all.length <= TIMELINE_LIVE_MAX) drawTimeline(s, now);
     const pct = e.total > 0 ? Math.floor((100 * e.done) / e.total) : 100;
     status.textContent = `Decoding ${s.name}: ${formatBytes(e.done)} of ${formatBytes(e.total)} (${pct}%), ${plural(s.all.length, 'request')} so far…`;
     return;
@@ -187,8 +191,9 @@ function open(e: ExchangeSummary): void {
   s.selected = e.key;
   const c = s.conversations.get(e.conversation);
   $('detail-title').textContent = `Request ${e.requestId} on connection #${e.conversation}`;
+  $('detail-hint').hidden = true;
   renderDetail(detailBody, s.run.detail(e.key), c ? `#${c.id} ${c.label}` : `#${e.conversation}`, s.captureStart);
-  if (body.dataset.state === 'done') drawTimeline(s, performance.now());
+  timeline.select(e.key);
 }
 
 // inputs: pick, drop, paste

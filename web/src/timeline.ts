@@ -25,9 +25,14 @@ export class Timeline {
   }
 
   private exchanges: ExchangeSummary[] = [];
+  /** The drawn bars without the selection, so a new selection costs one putImageData, not a redraw. */
+  private base: ImageData | null = null;
+  private dpr = 1;
 
+  /** Draws every request; cost grows with the count, so the page calls it rarely while decoding. */
   draw(conversations: ConversationView[], exchanges: ExchangeSummary[], selected: number): void {
     this.exchanges = exchanges;
+    this.base = null;
     const timed = exchanges.filter((e) => e.times.begin !== undefined);
     if (timed.length === 0) {
       this.canvas.width = 0;
@@ -76,9 +81,8 @@ export class Timeline {
     for (const c of shownConversations.slice(0, MAX_LANES)) {
       const y = AXIS + this.lanes.get(c.id)! * LANE;
       g.fillStyle = '#5b6570';
-      g.fillText(c.label.length > 22 ? `…${c.label.slice(-21)}` : c.label, 2, y + LANE / 2);
+      g.fillText(`#${c.id} ${c.label.split(' -> ')[0]}`.slice(0, 22), 2, y + LANE / 2);
     }
-    let picked: [number, number, number] | null = null;
     for (const e of timed) {
       const lane = this.lanes.get(e.conversation);
       if (lane === undefined) continue;
@@ -86,13 +90,27 @@ export class Timeline {
       const y = AXIS + lane * LANE + 3;
       g.fillStyle = e.findings.length > 0 ? (e.findings.some((f) => f.severity === 'error') ? '#b3261e' : '#d98a00') : e.hasResponse ? '#0b63c5' : '#8a96a3';
       g.fillRect(x, y, w, LANE - 6);
-      if (e.key === selected) picked = [x, y, w];
     }
-    if (picked) {
-      g.strokeStyle = '#1d232a';
-      g.lineWidth = 2;
-      g.strokeRect(picked[0] - 2, picked[1] - 2, picked[2] + 4, LANE - 2);
-    }
+    this.dpr = dpr;
+    this.base = g.getImageData(0, 0, this.canvas.width, this.canvas.height);
+    this.select(selected);
+  }
+
+  /** Marks the bar of request `key` (and unmarks the previous one). */
+  select(key: number): void {
+    const g = this.base ? this.canvas.getContext('2d') : null;
+    if (!g || !this.base) return;
+    g.putImageData(this.base, 0, 0);
+    const e = this.exchanges[key];
+    const lane = e ? this.lanes.get(e.conversation) : undefined;
+    if (!e || lane === undefined || e.times.begin === undefined) return;
+    const [x, w] = this.bar(e);
+    g.save();
+    g.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    g.strokeStyle = '#1d232a';
+    g.lineWidth = 2;
+    g.strokeRect(x - 2, AXIS + lane * LANE + 1, w + 4, LANE - 2);
+    g.restore();
   }
 
   private bar(e: ExchangeSummary): [number, number] {
