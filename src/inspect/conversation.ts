@@ -70,6 +70,12 @@ export class ConversationAnalyzer {
   private readonly sides: { 'to-app': StreamSide; 'from-app': StreamSide } | null;
   private readonly mixed: StreamSide | null;
   private readonly open = new Map<number, Open>();
+  /**
+   * Requests the app ended (END_REQUEST) while their to-app streams were still open: the web server may
+   * go on sending STDIN (an app may answer early, and a capture may show the reply first). Their late
+   * to-app records still belong to them, until the id begins again or the conversation ends.
+   */
+  private readonly ended = new Map<number, Open>();
   /** The record being handled (set by record(), read by the body callbacks that follow it). */
   private recordOffset = 0;
   private recordDirection: Direction = 'to-app';
@@ -136,7 +142,15 @@ export class ConversationAnalyzer {
       this.endSide(this.sides!['to-app'], 'to-app', reason);
       this.endSide(this.sides!['from-app'], 'from-app', reason);
     }
+    // after a protocol error or a gap, what never came is a consequence already explained
+    const broken = this.mixed ? this.mixed.broken : this.sides!['to-app'].broken || this.sides!['from-app'].broken;
+    for (const o of this.ended.values()) if (!broken) this.checkStreams(o, o.ex.offset);
+    this.ended.clear();
     for (const [id, o] of this.open) {
+      if (broken) {
+        this.complete(o);
+        continue;
+      }
       this.checkStreams(o, o.ex.offset);
       const closed = this.conversation.closed;
       this.report('MISSING_END_REQUEST', closed ? `request ${id} never got END_REQUEST: the connection closed first` : `request ${id} has no END_REQUEST before the capture ended`, o.ex.offset, 'to-app', o.ex, closed ? 'error' : 'warning');
@@ -206,7 +220,7 @@ export class ConversationAnalyzer {
       return;
     }
     if (BODY_CALLBACK.has(type)) return; // begin(), end(), pairs() or unknownType() follows
-    const o = this.open.get(id);
+    const o = this.open.get(id) ?? (direction === 'to-app' ? this.ended.get(id) : undefined);
     if (!o) {
       this.report('INACTIVE_REQUEST_ID', `${recordTypeName(type)} for request ${id}, which has no active request${id === 0 ? ' (0 is the management id)' : ''}`, offset, direction, undefined, undefined, undefined, id);
       return;
@@ -285,7 +299,7 @@ export class ConversationAnalyzer {
 
   private onPairs(type: number, id: number, list: PairList, continues: boolean): void {
     if (type === RecordType.PARAMS) {
-      const o = this.open.get(id);
+      const o = this.open.get(id) ?? this.ended.get(id);
       if (!o) return; // reported by onRecord
       for (let i = 0; i < list.length; i++) o.ex.params.push([list.name(i), list.value(i)]);
       if (continues) {
@@ -299,6 +313,11 @@ export class ConversationAnalyzer {
   }
 
   private onBegin(id: number, role: number, flags: number): void {
+    const done = this.ended.get(id);
+    if (done) {
+      this.ended.delete(id);
+      this.checkStreams(done, this.recordOffset);
+    }
     const old = this.open.get(id);
     if (old) {
       this.report('BEGIN_FOR_ACTIVE_ID', `BEGIN_REQUEST for request ${id}, which is still active (its request began at offset ${old.ex.offset})`, this.recordOffset, 'to-app', old.ex);
@@ -344,8 +363,8 @@ export class ConversationAnalyzer {
         this.report('END_BEFORE_STDOUT_END', `END_REQUEST for request ${id} before the empty STDOUT record that ends the stream (php-fpm does this; a client must finish at END_REQUEST)`, this.recordOffset, 'from-app', ex);
       }
     }
-    this.checkStreams(o, this.recordOffset);
     this.open.delete(id);
+    if (this.streamsOpen(ex).length > 0 && !ex.aborted) this.ended.set(id, o);
     this.complete(o);
   }
 
@@ -353,13 +372,18 @@ export class ConversationAnalyzer {
   private checkStreams(o: Open, offset: number): void {
     const ex = o.ex;
     if (ex.aborted) return;
+    const open = this.streamsOpen(ex);
+    if (open.length > 0) {
+      this.report('MISSING_TERMINATOR', `request ${ex.requestId} ended with ${open.join(' and ')} never closed by an empty record`, offset, 'to-app', ex);
+    }
+  }
+
+  private streamsOpen(ex: Exchange): string[] {
     const open: string[] = [];
     if (!ex.paramsComplete) open.push('PARAMS');
     if (!ex.stdin.complete && ex.role !== Role.AUTHORIZER) open.push('STDIN');
     if (ex.role === Role.FILTER && !ex.data?.complete) open.push('DATA');
-    if (open.length > 0) {
-      this.report('MISSING_TERMINATOR', `request ${ex.requestId} ended with ${open.join(' and ')} never closed by an empty record`, offset, 'to-app', ex);
-    }
+    return open;
   }
 
   private complete(o: Open): void {

@@ -25,6 +25,8 @@ interface Link {
   early: [Uint8Array[], Uint8Array[]];
   earlyTimes: [{ time: number | undefined; frame: number }[], { time: number | undefined; frame: number }[]];
   toAppSide: 0 | 1;
+  /** FastCGI, but the app's bytes wait until the web server's first bytes came. */
+  holding: boolean;
   analyzer: ConversationAnalyzer | null;
 }
 
@@ -180,49 +182,63 @@ export class Inspector {
   }
 
   private newLink(ends: [Endpoint, Endpoint]): Link {
-    return { ends, kind: 'unknown', early: [[], []], earlyTimes: [[], []], toAppSide: 0, analyzer: null };
+    return { ends, kind: 'unknown', early: [[], []], earlyTimes: [[], []], toAppSide: 0, holding: false, analyzer: null };
   }
 
   private linkData(link: Link, side: 0 | 1, bytes: Uint8Array, time: number | undefined, frame: number): void {
-    if (link.kind === 'fcgi') {
+    if (link.kind === 'other') return;
+    if (link.kind === 'fcgi' && !link.holding) {
       link.analyzer!.push(side === link.toAppSide ? 'to-app' : 'from-app', bytes, time, frame);
       return;
     }
-    if (link.kind === 'other') return;
     link.early[side].push(bytes);
     link.earlyTimes[side].push({ time, frame });
-    const got = link.early[side].reduce((n, c) => n + c.length, 0);
-    if (got < 8) return;
-    const first = concatBytes(link.early[side], got).subarray(0, 8);
-    const dir = recordDirection(first);
-    if (dir === null) {
-      link.kind = 'other';
-      link.early = [[], []];
-      this.otherConnections++;
-      return;
+    if (link.kind === 'unknown') {
+      const got = link.early[side].reduce((n, c) => n + c.length, 0);
+      if (got < 8) return;
+      const dir = recordDirection(concatBytes(link.early[side], got).subarray(0, 8));
+      if (dir === null) {
+        link.kind = 'other';
+        link.early = [[], []];
+        link.earlyTimes = [[], []];
+        this.otherConnections++;
+        return;
+      }
+      this.startConversation(link, dir === 'to-app' ? side : ((1 - side) as 0 | 1));
     }
-    link.kind = 'fcgi';
-    link.toAppSide = dir === 'to-app' ? side : ((1 - side) as 0 | 1);
-    const ends = link.ends;
-    const c = this.newConversation();
-    if (ends[0].port !== 0) {
-      c.client = ends[link.toAppSide];
-      c.server = ends[1 - link.toAppSide]!;
-    }
-    link.analyzer = new ConversationAnalyzer(c, this.ctx);
-    // what each side sent before we knew, in order per side (the to-app side first: its BEGIN opens requests)
+    // the app's bytes wait for the web server's first ones: a capture may show a reply before its request
+    if (link.early[link.toAppSide].length === 0) return;
+    link.holding = false;
     for (const s of [link.toAppSide, (1 - link.toAppSide) as 0 | 1]) {
       const chunks = link.early[s];
-      for (let i = 0; i < chunks.length; i++) link.analyzer.push(s === link.toAppSide ? 'to-app' : 'from-app', chunks[i]!, link.earlyTimes[s][i]!.time, link.earlyTimes[s][i]!.frame);
+      for (let i = 0; i < chunks.length; i++) link.analyzer!.push(s === link.toAppSide ? 'to-app' : 'from-app', chunks[i]!, link.earlyTimes[s][i]!.time, link.earlyTimes[s][i]!.frame);
     }
     link.early = [[], []];
     link.earlyTimes = [[], []];
+  }
+
+  private startConversation(link: Link, toAppSide: 0 | 1): void {
+    link.kind = 'fcgi';
+    link.holding = true;
+    link.toAppSide = toAppSide;
+    const c = this.newConversation();
+    if (link.ends[0].port !== 0) {
+      c.client = link.ends[toAppSide];
+      c.server = link.ends[1 - toAppSide]!;
+    }
+    link.analyzer = new ConversationAnalyzer(c, this.ctx);
   }
 
   private linkClose(link: Link, reason: 'closed' | 'eof'): void {
     if (link.kind === 'unknown' && (link.early[0].length > 0 || link.early[1].length > 0)) {
       // a connection that sent fewer than 8 bytes: not enough to be FastCGI
       this.otherConnections++;
+    }
+    if (link.holding) {
+      // only the app's side was captured
+      const app = (1 - link.toAppSide) as 0 | 1;
+      link.early[app].forEach((c, i) => link.analyzer!.push('from-app', c, link.earlyTimes[app][i]!.time, link.earlyTimes[app][i]!.frame));
+      link.holding = false;
     }
     link.analyzer?.end(undefined, reason);
   }

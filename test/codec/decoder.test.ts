@@ -228,6 +228,23 @@ describe('Decoder', () => {
     expect(latin1(Buffer.from(bytes), 0, bytes.length)).toBe(expected);
   });
 
+  it("gives each record's stream offset, and says when a pair runs on into the next PARAMS record, however the stream is cut", () => {
+    const parts = [enc.beginRequest(1, Role.RESPONDER), ...splitParams(1, { NAME: 'v'.repeat(40), B: 'c' }, 20), enc.record(RecordType.PARAMS, 1), enc.record(RecordType.STDOUT, 1, new Uint8Array(3000))];
+    const bytes = concat(parts);
+    const starts = parts.map((_, i) => parts.slice(0, i).reduce((n, p) => n + p.length, 0));
+    for (const size of [1, 5, 64, bytes.length]) {
+      const seen: number[] = [];
+      const open: boolean[] = [];
+      const d = new Decoder({ record: (_t, _id, _c, _p, at) => seen.push(at), pairs: (_t, _id, _l, continues) => open.push(continues) });
+      for (let o = 0; o < bytes.length; o += size) d.push(bytes.slice(o, o + size));
+      d.end();
+      expect(seen).toEqual(starts);
+      // a 46-byte pair then a 4-byte one, in records of 20, 20 and 10 bytes, then the empty one: the
+      // first pair straddles both boundaries
+      expect(open).toEqual([true, true, false, false]);
+    }
+  });
+
   it('refuses bad limits with a clear error', () => {
     expect(() => new Decoder({}, { maxPairBytes: -1 })).toThrow(/maxPairBytes must be an integer/);
   });
