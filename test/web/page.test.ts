@@ -191,6 +191,27 @@ describe('the inspector page', () => {
     await page.close();
   });
 
+  it('shows a long list in batches, more on request, and keeps the keyboard past the first batch', async () => {
+    const { page, problems } = await openPage(fileUrl);
+    const many = Array.from({ length: 250 }, (_, i): [Uint8Array, Uint8Array] => [
+      request(e, 1, [['REQUEST_METHOD', 'GET'], ['REQUEST_URI', `/n/${i}`]]),
+      response(e, 1, `Status: 200 OK\r\n\r\n${i}`),
+    ]);
+    await pick(page, pcapOf(many), 'many.pcap');
+    expect(await page.locator('#requests [role=option]').count()).toBe(200);
+    expect(await page.textContent('#shown')).toBe('Showing 200 of 250 requests.');
+    await page.click('#show-more');
+    expect(await page.locator('#requests [role=option]').count()).toBe(250);
+    expect(await page.textContent('#shown')).toBe('250 requests.');
+    expect(await page.isHidden('#show-more')).toBe(true);
+    await page.focus('#requests');
+    await page.keyboard.press('End');
+    await page.waitForSelector('#detail-body table');
+    expect(await params(page)).toEqual([['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/n/249']]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('composes a request: the same bytes as the Encoder, and the matching fcgi request command', async () => {
     const { page, problems } = await openPage(`${server.base}/index.html`);
     const form = '#composer';
