@@ -23,7 +23,8 @@ try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   await page.goto(PAGE_URL);
   await loadCapture(page, capture);
-  await page.click('#requests [role=option]:nth-child(3)');
+  // the request with a finding (the pair split across PARAMS records), its records marked
+  await page.click('#requests [role=option].finding');
   await page.waitForSelector('#detail-body table.records');
   await page.screenshot({ path: join(ROOT, 'docs/inspector.png'), fullPage: true });
   await browser.close();

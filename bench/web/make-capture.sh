@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A capture of real loopback FastCGI traffic for bench/web: nginx -> our app (bench/app/hello-app.mjs,
 # keep-alive connections), driven by wrk, recorded by tcpdump on the app's port until the file reaches
-# TARGET_MB (default 100) or LIMIT seconds pass.
+# TARGET_MB (default 100) or LIMIT seconds pass. It begins with one request sent straight to the app with a
+# pair split across PARAMS records (bench/web/split-pair-request.mjs), which the inspector reports.
 # usage: bash bench/web/make-capture.sh OUT.pcap   (after npm run build; needs nginx, tcpdump, wrk)
 # prints the app's port (the one to give tshark's -d tcp.port==PORT,fcgi) on stdout.
 set -euo pipefail
@@ -32,7 +33,8 @@ nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pid
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$NGINX_PORT/hello" >/dev/null && break; sleep 0.1; done
 tcpdump -i lo -s 0 -U -w "$OUT" "tcp port $APP_PORT" 2>"$SCRATCH/tcpdump.log" & TCPDUMP=$!; pids+=($TCPDUMP)
 sleep 1
-# small requests, plus BIG responses of 64 KiB (records split across TCP segments)
+# one request with a pair split across PARAMS records (a finding), then small requests, plus BIG responses of 64 KiB (records split across TCP segments)
+node "$HERE/bench/web/split-pair-request.mjs" "$APP_PORT"
 for _ in $(seq "${BIG:-150}"); do curl -s "http://127.0.0.1:$NGINX_PORT/big" >/dev/null; done
 wrk -t1 -c"${CONNECTIONS:-8}" -d"${LIMIT}s" "http://127.0.0.1:$NGINX_PORT/hello?q=inspector" >/dev/null 2>&1 & WRK1=$!; pids+=($WRK1)
 end=$((SECONDS + LIMIT))
