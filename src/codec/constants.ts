@@ -51,7 +51,9 @@ export const Ev = {
   ERROR: 15,
 } as const;
 
+const TYPE_NAMES: string[] = [];
+for (const [name, value] of Object.entries(RecordType)) TYPE_NAMES[value] = name;
+
 export function recordTypeName(type: number): string {
-  for (const [name, value] of Object.entries(RecordType)) if (value === type) return name;
-  return `type ${type}`;
+  return TYPE_NAMES[type] ?? `type ${type}`;
 }

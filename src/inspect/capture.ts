@@ -146,13 +146,13 @@ export class CaptureReader {
 
   private readPackets(): void {
     const q = this.q;
+    const u32 = this.little ? le32 : be32;
     while (q.size >= 16) {
       const h = q.peek(16);
-      const v = new DataView(h.buffer, h.byteOffset, 16);
-      const caplen = v.getUint32(8, this.little);
+      const caplen = u32(h, 8);
       if (caplen > this.maxPacket) throw new InspectInputError('BAD_CAPTURE', `a pcap packet declares ${caplen} captured bytes, more than the file's limit ${this.maxPacket}`, q.consumed);
       if (q.size < 16 + caplen) return;
-      const time = v.getUint32(0, this.little) * 1000 + v.getUint32(4, this.little) / this.unitsPerMs;
+      const time = u32(h, 0) * 1000 + u32(h, 4) / this.unitsPerMs;
       const rec = q.peek(16 + caplen);
       q.skip(16 + caplen);
       this.onPacket({ linkType: this.linkType, data: rec.subarray(16), time, frame: ++this.frame });
@@ -230,6 +230,13 @@ export class CaptureReader {
         return;
     }
   }
+}
+
+function le32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+function be32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
 /** True when the bytes start like a pcap or pcapng file. */

@@ -9,7 +9,7 @@ import type { PairList } from '../codec/pairs.js';
 import { CgiResponseParser } from '../protocol/cgi-response.js';
 import { FindingCodes, type FindingCode } from './findings.js';
 import { emptyPreview, extendPreview } from './preview.js';
-import type { Conversation, Direction, Exchange, Finding, ResponseInfo, Severity } from './types.js';
+import type { Conversation, Direction, Exchange, Finding, RecordInfo, ResponseInfo, Severity } from './types.js';
 
 export interface AnalyzerContext {
   previewBytes: number;
@@ -25,6 +25,8 @@ const TO_APP = new Set<number>([RecordType.BEGIN_REQUEST, RecordType.ABORT_REQUE
 const FROM_APP = new Set<number>([RecordType.END_REQUEST, RecordType.STDOUT, RecordType.STDERR, RecordType.GET_VALUES_RESULT, RecordType.UNKNOWN_TYPE]);
 const BODY_CALLBACK = new Set<number>([RecordType.BEGIN_REQUEST, RecordType.END_REQUEST, RecordType.GET_VALUES, RecordType.GET_VALUES_RESULT, RecordType.UNKNOWN_TYPE]);
 const STDERR_PREVIEW_MIN = 4096;
+const CGI_PIECE = 4096;
+const ROLE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Role).map(([name, n]) => [n, name]));
 
 /** What the analyzer holds per open request besides the Exchange it reports. */
 interface Open {
@@ -42,6 +44,8 @@ interface ChunkMark {
 }
 
 const MARKS_KEPT = 4096;
+/** Record contents are only counted and previewed (copied) here: a split record may use one reused buffer. */
+const DECODER_OPTIONS = { reuseSplitBuffer: true };
 
 /** One direction's decoder (or, for a raw stream of unknown direction, the only one). */
 class StreamSide {
@@ -89,10 +93,13 @@ export class ConversationAnalyzer {
     this.ctx = ctx;
     if (mixed) {
       this.sides = null;
-      this.mixed = new StreamSide(new Decoder(this.handler(null)));
+      this.mixed = new StreamSide(new Decoder(this.handler(null), DECODER_OPTIONS));
     } else {
       this.mixed = null;
-      this.sides = { 'to-app': new StreamSide(new Decoder(this.handler('to-app'))), 'from-app': new StreamSide(new Decoder(this.handler('from-app'))) };
+      this.sides = {
+        'to-app': new StreamSide(new Decoder(this.handler('to-app'), DECODER_OPTIONS)),
+        'from-app': new StreamSide(new Decoder(this.handler('from-app'), DECODER_OPTIONS)),
+      };
     }
   }
 
@@ -207,9 +214,10 @@ export class ConversationAnalyzer {
       else this.conversation.bytesFromApp += 8 + content.length + paddingLength;
     }
     if (this.ctx.keepRecords) {
-      this.conversation.records.push({
-        offset, direction, type, typeName: recordTypeName(type), requestId: id, contentLength: content.length, paddingLength, ...this.when(),
-      });
+      const info: RecordInfo = { offset, direction, type, typeName: recordTypeName(type), requestId: id, contentLength: content.length, paddingLength };
+      if (this.recordTime !== undefined) info.time = this.recordTime;
+      if (this.recordFrame !== undefined) info.frame = this.recordFrame;
+      this.conversation.records.push(info);
     }
     if (type < RecordType.BEGIN_REQUEST || type > RecordType.UNKNOWN_TYPE) {
       this.report('UNKNOWN_RECORD_TYPE', `record type ${type} is not defined by FastCGI 1.0 (an app answers it with UNKNOWN_TYPE)`, offset, direction);
@@ -273,15 +281,23 @@ export class ConversationAnalyzer {
           break;
         }
         try {
-          const got = o.cgi.push(content);
-          if (got) {
-            const head = got.head!;
-            r.headersComplete = true;
-            r.status = head.status;
-            r.statusText = head.statusText;
-            r.headers = head.headers;
-            extendPreview(r.body, got.body, limit);
+          // the head is looked for in copies of at most CGI_PIECE bytes (the decoder reuses the
+          // buffer of a record split across packets); what follows it is only counted
+          let rest = content;
+          while (!r.headersComplete && rest.length > 0) {
+            const piece = rest.subarray(0, CGI_PIECE);
+            rest = rest.subarray(piece.length);
+            const got = o.cgi.push(piece.slice());
+            if (got) {
+              const head = got.head!;
+              r.headersComplete = true;
+              r.status = head.status;
+              r.statusText = head.statusText;
+              r.headers = head.headers;
+              extendPreview(r.body, got.body, limit);
+            }
           }
+          if (rest.length > 0) extendPreview(r.body, rest, limit);
         } catch (e) {
           if (!(e instanceof FastCGIError)) throw e;
           // the head cannot be read: count the rest as body, as a gateway would fail it
@@ -327,7 +343,7 @@ export class ConversationAnalyzer {
       conversation: this.conversation.id,
       requestId: id,
       role,
-      roleName: Object.keys(Role).find((k) => Role[k as keyof typeof Role] === role) ?? `role ${role}`,
+      roleName: ROLE_NAMES[role] ?? `role ${role}`,
       flags,
       keepConn: (flags & Flags.KEEP_CONN) !== 0,
       params: [],

@@ -77,12 +77,14 @@ export class Inspector {
     }
     this.bytes += chunk.length;
     if (this.failed || chunk.length === 0) return;
+    // a plain view: views cut from a Node Buffer are Buffers, slower to make by the thousand
+    if (chunk.constructor !== Uint8Array) chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     if (this.format === null) {
       // wait for enough bytes to tell the formats apart
       this.head.push(chunk);
       this.headBytes += chunk.length;
       if (this.headBytes < 16) return;
-      const all = concatBytes(this.head, this.headBytes);
+      const all = this.head.length === 1 ? this.head[0]! : concatBytes(this.head, this.headBytes);
       this.head.length = 0;
       this.format = detectFormat(all);
       chunk = all;
