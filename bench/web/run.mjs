@@ -3,7 +3,8 @@
 // MB/s and requests/s, next to `tshark -r FILE -d tcp.port==PORT,fcgi` (and `fcgi inspect` when the
 // CLI has it) on the same file, as ratios; and how fast the page answers input while it decodes
 // (clicks on the composer through the browser's input pipeline, and the longest gap between frames).
-// usage: node bench/web/run.mjs [CAPTURE PORT]   (after npm run build; makes the capture when none is given)
+// usage: node bench/web/run.mjs [CAPTURE PORT]   (after npm run build; makes the capture when none is given;
+// bench/inspect's capture works too: build/bench-inspect.pcap and the port in build/bench-inspect.pcap.json)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -90,7 +91,7 @@ try {
     ...(cli !== null ? [['fcgi inspect --json (Node)', cli]] : []),
     [`tshark -d tcp.port==${port},fcgi`, tshark],
   ];
-  console.log(`capture: ${MB.toFixed(1)} MB, ${result.requests.toLocaleString('en')} requests (nginx -> app on loopback); shared, noisy machine`);
+  console.log(`capture: ${capture}, ${MB.toFixed(1)} MB, ${result.requests.toLocaleString('en')} requests; figures from a shared, noisy machine`);
   console.log('| decoder | seconds | MB/s | requests/s | speed vs tshark |');
   console.log('|---|---:|---:|---:|---:|');
   for (const [name, s] of rows) {
