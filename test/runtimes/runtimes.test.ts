@@ -4,12 +4,11 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, serveStatic, watchProblems, type StaticServer } from '../browser.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SMOKE = join(ROOT, 'test/runtimes/smoke.mjs');
@@ -54,39 +53,23 @@ describe.concurrent('the built package as a script', () => {
 describe('the built package in headless Chromium', () => {
   // only the page, the smoke module and dist/ are served, at their repository paths
   const SERVED = [/^test\/runtimes\/(page\.html|smoke\.mjs)$/, /^dist\/[\w/.-]+\.js$/];
-  const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript' };
-  let server: Server | undefined;
+  let server: StaticServer | undefined;
   let browser: Browser | undefined;
-  let base = '';
 
   beforeAll(async () => {
-    server = createServer(async (req, res) => {
-      const path = normalize(new URL(req.url ?? '/', 'http://127.0.0.1').pathname).slice(1);
-      const body = SERVED.some((re) => re.test(path)) ? await readFile(join(ROOT, path)).catch(() => null) : null;
-      if (body === null) return void res.writeHead(404).end();
-      res.writeHead(200, { 'Content-Type': TYPES[extname(path)]!, 'Cache-Control': 'no-store' }).end(body);
-    });
-    await new Promise<void>((resolve, reject) => server!.once('error', reject).listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    server = await serveStatic(ROOT, SERVED);
+    browser = await launchChromium();
   }, 30_000);
 
   afterAll(async () => {
     await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    await server?.close();
   });
 
   it('runs the codec and the streams in a page', async () => {
     const page = await browser!.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-    page.on('response', (r) => r.status() >= 400 && problems.push(`${r.status()} ${r.url()}`));
-    await page.goto(`${base}/test/runtimes/page.html`);
+    const problems = watchProblems(page);
+    await page.goto(`${server!.base}/test/runtimes/page.html`);
     const handle = await page.waitForFunction(() => (window as { smokeResult?: unknown }).smokeResult, undefined, { timeout: 20_000 });
     expect(await handle.jsonValue()).toEqual({ result: EXPECTED });
     expect(problems).toEqual([]);
