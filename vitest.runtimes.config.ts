@@ -1,0 +1,29 @@
+// The unit suite under Deno or Bun (`npm run test:deno`, `npm run test:bun`): the Node suite's config,
+// its own JSON report, and an explicit list of what does not run there. FCGI_TEST_RUNTIME says which
+// runtime was asked for; test/runtimes/which-runtime.test.ts fails when another one runs the tests.
+
+import { configDefaults, defineConfig, mergeConfig } from 'vitest/config';
+import base from './vitest.config.js';
+
+const runtime = process.env.FCGI_TEST_RUNTIME;
+if (runtime !== 'deno' && runtime !== 'bun') throw new Error(`FCGI_TEST_RUNTIME must be deno or bun, not ${runtime}`);
+
+// Tests that drive OTHER runtimes from the Node suite; inside Deno or Bun they would test nothing new.
+const NOT_IN_DENO_OR_BUN = [
+  // starts Node, Deno, Bun and Chromium itself (its "runs in Node" case would run the current runtime)
+  'test/runtimes/runtimes.test.ts',
+  // starts Deno and Bun children in front of nginx and against php-fpm
+  'test/runtimes/interop.test.ts',
+  // drive the page in Chromium: the browser is the runtime under test there
+  'test/web/**',
+];
+
+export default mergeConfig(
+  base,
+  defineConfig({
+    test: {
+      exclude: [...configDefaults.exclude, ...NOT_IN_DENO_OR_BUN],
+      outputFile: { json: `build/test-results-${runtime}.json` },
+    },
+  }),
+);
