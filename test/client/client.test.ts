@@ -102,15 +102,14 @@ describe('Client with php-fpm', () => {
     c.close();
   });
 
-  it("opens no more connections than php-fpm's FCGI_MAX_CONNS (its worker count)", async () => {
+  it('does not stall when the pool may open more connections than php-fpm has workers', async () => {
+    // php-fpm (2 workers here) accepts a connection per worker and keeps reading it while we keep it:
+    // requests written on the other connections wait in its listen queue until an idle kept one closes
     const c = new Client({ address: php.address, maxConnections: 8 });
-    expect((await c.fetch('http://site.test/index.php', { documentRoot: DOCROOT })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 100)); // the GET_VALUES answer has come back by now
     const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => c.fetch(`http://site.test/index.php?n=${i}`, { documentRoot: DOCROOT }).then((r) => r.status)));
     expect(statuses).toEqual(Array(20).fill(200));
-    expect(c.connections).toBeLessThanOrEqual(2);
     c.close();
-  });
+  }, 20_000); // the idle timeout (30 s) is what would end a stall
 
   it('reconnects when php-fpm closes kept connections after pm.max_requests', async () => {
     const c = new Client({ address: php.address, maxConnections: 1 });
