@@ -3,9 +3,9 @@
 # same app), at the same concurrency, for fcgi2's C hello app (../shared/peers/apps/c/hello.c, 16 pre-forked workers), php-fpm (16
 # children) and our own app (bench/app/hello-app.mjs), keep-alive on every hop. It prints req/s for both
 # and their ratio, then checks the C app: `fcgi bench` must agree with wrk within 20% (exit 1 if not).
-# For the C app it also prints the CPU each request cost the app and the front end (from /proc): on a
-# machine where the generators share the app's cores, throughput is total CPU per request, and wrk +
-# nginx cost more than fcgi bench alone, which the ratio then shows.
+# For the C app it also prints the CPU each request cost the app, wrk, nginx's worker and fcgi bench
+# (from /proc and bash's `times`): the generators share the app's 2 cores, so what the load side costs
+# is taken from the app, and wrk + nginx cost about twice what fcgi bench does.
 # usage: bash bench/cli/run.sh   (after npm run build; needs nginx, php-fpm, libfcgi-dev, wrk)
 # Knobs: DURATION (3s), CONNS (16), REPS (5, interleaved; medians are reported, and the ratio is the
 # median of each rep's back-to-back ratio, which drifting background load disturbs least), PIN, SCRATCH.
@@ -96,11 +96,19 @@ us_per() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN {printf "%.1f", (n > 0 ? t
 # for the C app, the CPU each request cost the app (the same work either way) and the front end (nginx's
 # worker, or fcgi bench): which one sets the pace
 declare -A CPU
+# the shell's children's CPU seconds (user + system) into CHILD_CPU, from bash's `times` (run in this
+# shell, not a subshell, which would count only its own children)
+children_cpu() { times > "$SCRATCH/times"; CHILD_CPU=$(tail -1 "$SCRATCH/times" | awk '{ for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] } } END { printf "%.3f", t }'); }
 wrk_rps() {
-  local a0 n0 out; a0=$(ticks "$C_PID"); n0=$(ticks "$NGINX_PID")
-  out=$($GEN_CPU wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$NGINX_PORT/$1/hello")
+  local a0 n0 w0 out; a0=$(ticks "$C_PID"); n0=$(ticks "$NGINX_PID"); children_cpu; w0=$CHILD_CPU
+  $GEN_CPU wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$NGINX_PORT/$1/hello" > "$SCRATCH/wrk.out"
+  out=$(cat "$SCRATCH/wrk.out")
   local n; n=$(echo "$out" | awk '/requests in/ {print $1}')
-  if [ "$1" = c ]; then CPU[app-wrk]+=" $(us_per $(( $(ticks "$C_PID") - a0 )) "$n")"; CPU[nginx]+=" $(us_per $(( $(ticks "$NGINX_PID") - n0 )) "$n")"; fi
+  if [ "$1" = c ]; then
+    CPU[app-wrk]+=" $(us_per $(( $(ticks "$C_PID") - a0 )) "$n")"; CPU[nginx]+=" $(us_per $(( $(ticks "$NGINX_PID") - n0 )) "$n")"
+    children_cpu
+    CPU[wrk]+=" $(awk -v a="$w0" -v b="$CHILD_CPU" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 1e6 / n}')"
+  fi
   echo "$out" | awk '/Requests\/sec/ {print $2}'
 }
 bench_rps() {
@@ -140,8 +148,10 @@ for app in c php ours; do
   echo "| $name | $w | $b | $(printf '%.2fx' "$r") | $(echo ${RPS[ratio-$app]} | awk '{for (i = 1; i <= NF; i++) printf "%.2f ", $i}') |"
 done
 echo
-echo "fcgi2 C app, CPU per request (medians): the app $(echo "${CPU[app-wrk]}" | median) us behind nginx, $(echo "${CPU[app-bench]}" | median) us under fcgi bench;"
-echo "  the front end: nginx's worker $(echo "${CPU[nginx]}" | median) us (wrk's own not counted), fcgi bench $(echo "${CPU[bench]}" | median) us"
+aw=$(echo "${CPU[app-wrk]}" | median); ab=$(echo "${CPU[app-bench]}" | median); ng=$(echo "${CPU[nginx]}" | median); wk=$(echo "${CPU[wrk]}" | median); fb=$(echo "${CPU[bench]}" | median)
+echo "fcgi2 C app, CPU per request (medians): the app ${aw} us behind nginx, ${ab} us under fcgi bench; the load"
+echo "  side: wrk ${wk} + nginx's worker ${ng} = $(awk -v a="$wk" -v b="$ng" 'BEGIN {printf "%.1f", a + b}') us, fcgi bench ${fb} us; all in, a request costs"
+echo "  $(awk -v a="$aw" -v b="$wk" -v c="$ng" 'BEGIN {printf "%.1f", a + b + c}') us through nginx and $(awk -v a="$ab" -v b="$fb" 'BEGIN {printf "%.1f", a + b}') us under fcgi bench."
 r=$(echo "${RPS[ratio-c]}" | median)
 if awk -v r="$r" 'BEGIN {exit !(r >= 0.8 && r <= 1.2)}'; then
   echo; echo "agreement (fcgi2 C app): fcgi bench / wrk through nginx = $(printf '%.2f' "$r"): within 20%: PASS"
