@@ -3,6 +3,9 @@
 # same app), at the same concurrency, for fcgi2's C hello app (../shared/peers/apps/c/hello.c, 16 pre-forked workers), php-fpm (16
 # children) and our own app (bench/app/hello-app.mjs), keep-alive on every hop. It prints req/s for both
 # and their ratio, then checks the C app: `fcgi bench` must agree with wrk within 20% (exit 1 if not).
+# For the C app it also prints the CPU each request cost the app, wrk, nginx's worker and fcgi bench
+# (from /proc and bash's `times`): the generators share the app's 2 cores, so what the load side costs
+# is taken from the app, and wrk + nginx cost about twice what fcgi bench does.
 # usage: bash bench/cli/run.sh   (after npm run build; needs nginx, php-fpm, libfcgi-dev, wrk)
 # Knobs: DURATION (3s), CONNS (16), REPS (5, interleaved; medians are reported, and the ratio is the
 # median of each rep's back-to-back ratio, which drifting background load disturbs least), PIN, SCRATCH.
@@ -30,8 +33,8 @@ trap cleanup EXIT
 C_PORT=19811 PHP_PORT=19812 OURS_PORT=19813 NGINX_PORT=19814 C2_PORT=19815 PHP2_PORT=19816
 # the peers benchmark's fcgi2 hello app, as bench/gateway uses it: `c-hello ADDR N` pre-forks N workers
 cc -O2 -o "$SCRATCH/c-hello" "$SHARED/peers/apps/c/hello.c" -lfcgi
-$APP_CPU "$SCRATCH/c-hello" 127.0.0.1:$C_PORT 16 2>"$SCRATCH/c.log" & pids+=($!)
-$APP_CPU "$SCRATCH/c-hello" 127.0.0.1:$C2_PORT 16 2>"$SCRATCH/c2.log" & pids+=($!)
+$APP_CPU "$SCRATCH/c-hello" 127.0.0.1:$C_PORT 16 2>"$SCRATCH/c.log" & pids+=($!); C_PID=$!
+$APP_CPU "$SCRATCH/c-hello" 127.0.0.1:$C2_PORT 16 2>"$SCRATCH/c2.log" & pids+=($!); C2_PID=$!
 cat > "$SCRATCH/www/hello.php" <<'PHP'
 <?php
 header('Content-Type: text/plain');
@@ -75,7 +78,7 @@ http {
     location /ours/ { fastcgi_pass ours; fastcgi_keep_conn on; } }
 }
 CONF
-$GEN_CPU nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!)
+$GEN_CPU nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!); NGINX_PID=$!
 sleep 1.5
 for app in c php ours; do
   [ "$(curl -s "http://127.0.0.1:$NGINX_PORT/$app/hello")" = "hello" ] || { echo "smoke failed: nginx -> $app"; exit 1; }
@@ -86,16 +89,45 @@ for app in c php ours; do
 done
 
 declare -A RPS
-wrk_rps() { $GEN_CPU wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$NGINX_PORT/$1/hello" | awk '/Requests\/sec/ {print $2}'; }
+# CPU time (clock ticks, user + system) of processes and their children, from /proc
+ticks() { local t=0 p; for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+HZ=$(getconf CLK_TCK)
+us_per() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}'; }
+# for the C app, the CPU each request cost the app (the same work either way) and the front end (nginx's
+# worker, or fcgi bench): which one sets the pace
+declare -A CPU
+# the shell's children's CPU seconds (user + system) into CHILD_CPU, from bash's `times` (run in this
+# shell, not a subshell, which would count only its own children)
+children_cpu() { times > "$SCRATCH/times"; CHILD_CPU=$(tail -1 "$SCRATCH/times" | awk '{ for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] } } END { printf "%.3f", t }'); }
+wrk_rps() {
+  local a0 n0 w0 out; a0=$(ticks "$C_PID"); n0=$(ticks "$NGINX_PID"); children_cpu; w0=$CHILD_CPU
+  $GEN_CPU wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$NGINX_PORT/$1/hello" > "$SCRATCH/wrk.out"
+  out=$(cat "$SCRATCH/wrk.out")
+  local n; n=$(echo "$out" | awk '/requests in/ {print $1}')
+  if [ "$1" = c ]; then
+    CPU[app-wrk]+=" $(us_per $(( $(ticks "$C_PID") - a0 )) "$n")"; CPU[nginx]+=" $(us_per $(( $(ticks "$NGINX_PID") - n0 )) "$n")"
+    children_cpu
+    CPU[wrk]+=" $(awk -v a="$w0" -v b="$CHILD_CPU" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 1e6 / n}')"
+  fi
+  echo "$out" | awk '/Requests\/sec/ {print $2}'
+}
 bench_rps() {
+  local a0; a0=$(ticks "$C2_PID")
   $GEN_CPU $FCGI bench "${ADDR[$1]}" -c "$CONNS" -d "$DURATION" --path "/$1/hello" --script "$SCRATCH/www/hello.php" --json > "$SCRATCH/bench-$1.json"
-  node -e 'const r = require(process.argv[1]); if (r.errorCount) { console.error("errors", r.errors); process.exit(1); } console.log(r.requestsPerSec)' "$SCRATCH/bench-$1.json"
+  local a1; a1=$(ticks "$C2_PID")
+  node -e 'const r = require(process.argv[1]); if (r.errorCount) { console.error("errors", r.errors); process.exit(1); }' "$SCRATCH/bench-$1.json"
+  local n; n=$(node -p 'require(process.argv[1]).completed' "$SCRATCH/bench-$1.json")
+  if [ "$1" = c ]; then
+    CPU[app-bench]+=" $(us_per $((a1 - a0)) "$n")"
+    CPU[bench]+=" $(node -p 'const r = require(process.argv[1]); (r.generatorCpuPercent / 100 * r.elapsedMs * 1000 / r.completed).toFixed(1)' "$SCRATCH/bench-$1.json")"
+  fi
+  node -p 'require(process.argv[1]).requestsPerSec' "$SCRATCH/bench-$1.json"
 }
 # one unrecorded second of each, for the JIT, opcache and the pools
 for app in c php ours; do wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$NGINX_PORT/$app/hello" > /dev/null; done
 for rep in $(seq "$REPS"); do
   for app in c php ours; do
-    w=$(wrk_rps $app); b=$(bench_rps $app)
+    wrk_rps $app > "$SCRATCH/w"; bench_rps $app > "$SCRATCH/b"; w=$(cat "$SCRATCH/w"); b=$(cat "$SCRATCH/b")
     [ -n "$w" ] && [ "${w%.*}" -gt 0 ] || { echo "wrk measured nothing for $app"; exit 1; }
     RPS[wrk-$app]="${RPS[wrk-$app]:-} $w"
     RPS[bench-$app]="${RPS[bench-$app]:-} $b"
@@ -115,6 +147,11 @@ for app in c php ours; do
   r=$(echo "${RPS[ratio-$app]}" | median)
   echo "| $name | $w | $b | $(printf '%.2fx' "$r") | $(echo ${RPS[ratio-$app]} | awk '{for (i = 1; i <= NF; i++) printf "%.2f ", $i}') |"
 done
+echo
+aw=$(echo "${CPU[app-wrk]}" | median); ab=$(echo "${CPU[app-bench]}" | median); ng=$(echo "${CPU[nginx]}" | median); wk=$(echo "${CPU[wrk]}" | median); fb=$(echo "${CPU[bench]}" | median)
+echo "fcgi2 C app, CPU per request (medians): the app ${aw} us behind nginx, ${ab} us under fcgi bench; the load"
+echo "  side: wrk ${wk} + nginx's worker ${ng} = $(awk -v a="$wk" -v b="$ng" 'BEGIN {printf "%.1f", a + b}') us, fcgi bench ${fb} us; all in, a request costs"
+echo "  $(awk -v a="$aw" -v b="$wk" -v c="$ng" 'BEGIN {printf "%.1f", a + b + c}') us through nginx and $(awk -v a="$ab" -v b="$fb" 'BEGIN {printf "%.1f", a + b}') us under fcgi bench."
 r=$(echo "${RPS[ratio-c]}" | median)
 if awk -v r="$r" 'BEGIN {exit !(r >= 0.8 && r <= 1.2)}'; then
   echo; echo "agreement (fcgi2 C app): fcgi bench / wrk through nginx = $(printf '%.2f' "$r"): within 20%: PASS"

@@ -18,7 +18,7 @@ export interface ValuesAnswer {
   silence?: 'timeout' | 'closed' | 'protocol-error';
   /** The protocol error, for silence 'protocol-error'. */
   error?: FastCGIError;
-  /** Milliseconds from connecting to the answer (or to giving up). */
+  /** Milliseconds from starting to connect to the answer (or to giving up): what the timeout bounds. */
   ms: number;
 }
 
@@ -29,8 +29,9 @@ export interface ValuesAnswer {
 export function getValues(address: string, options: { timeout?: number; names?: string[] } = {}): Promise<ValuesAnswer> {
   const timeout = options.timeout ?? 1000;
   return new Promise((resolve, reject) => {
+    const startedAt = performance.now();
     const socket = connectTo(address);
-    let connectedAt = 0;
+    let connected = false;
     let settled = false;
     const settle = (answer: Omit<ValuesAnswer, 'ms'> | Error): void => {
       if (settled) return;
@@ -38,9 +39,9 @@ export function getValues(address: string, options: { timeout?: number; names?: 
       clearTimeout(timer);
       socket.destroy();
       if (answer instanceof Error) reject(answer);
-      else resolve({ ...answer, ms: connectedAt ? performance.now() - connectedAt : 0 });
+      else resolve({ ...answer, ms: performance.now() - startedAt });
     };
-    const timer = setTimeout(() => settle(connectedAt ? { answered: false, values: {}, silence: 'timeout' } : new FastCGIError('CONNECT_TIMEOUT', `connecting to ${address} took longer than ${timeout} ms`)), timeout);
+    const timer = setTimeout(() => settle(connected ? { answered: false, values: {}, silence: 'timeout' } : new FastCGIError('CONNECT_TIMEOUT', `connecting to ${address} took longer than ${timeout} ms`)), timeout);
     timer.unref?.();
     const conn = new ClientConnection({
       write: (parts) => parts.forEach((p) => socket.write(p)),
@@ -51,13 +52,13 @@ export function getValues(address: string, options: { timeout?: number; names?: 
       values: (pairs) => settle({ answered: true, values: Object.fromEntries(pairs.toArray()) }),
     });
     socket.on('connect', () => {
-      connectedAt = performance.now();
+      connected = true;
       conn.getValues(options.names ?? VALUE_NAMES);
     });
     socket.on('data', (chunk) => conn.receive(chunk));
     socket.on('end', () => conn.receiveEnd());
     socket.on('error', (err) =>
-      settle(connectedAt ? { answered: false, values: {}, silence: 'closed' } : new FastCGIError('CONNECT_FAILED', `cannot connect to the FastCGI app at ${address}: ${err.message}`)),
+      settle(connected ? { answered: false, values: {}, silence: 'closed' } : new FastCGIError('CONNECT_FAILED', `cannot connect to the FastCGI app at ${address}: ${err.message}`)),
     );
     socket.on('close', () => settle({ answered: false, values: {}, silence: 'closed' }));
   });
