@@ -2,7 +2,7 @@
 // findings), as JSON, or as the raw record list. Exits 1 when a finding of severity error exists.
 
 import { createReadStream } from 'node:fs';
-import { Inspector, reportToJSON, readableText, type Conversation, type Exchange, type Finding, type InspectReport, type BytesPreview } from '../inspect/index.js';
+import { Inspector, reportReplacer, readableText, type Conversation, type Exchange, type Finding, type InspectReport, type BytesPreview } from '../inspect/index.js';
 import { ProtocolStatus } from '../codec/constants.js';
 import { parseArgs, one, UsageError } from './args.js';
 
@@ -45,7 +45,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   for await (const chunk of input as AsyncIterable<Uint8Array>) inspector.push(chunk);
   const report = inspector.end();
   const out: string[] = [];
-  if (json) out.push(JSON.stringify(reportToJSON(report), null, 2));
+  if (json) out.push(JSON.stringify(report, reportReplacer, 2));
   else {
     const color = !p.flags.has('no-color') && !process.env.NO_COLOR && process.stdout.isTTY === true;
     new TextReport(out, color).write(file === '-' ? 'standard input' : file, report, records, p.flags.has('summary'));
@@ -104,7 +104,12 @@ class TextReport {
       this.out.push('', 'no FastCGI requests found');
       return;
     }
-    const widths = rows[0]!.map((_, i) => Math.min(i === 2 ? 60 : 12, Math.max(...rows.map((row) => row[i]!.length))));
+    // a loop, not Math.max(...): a capture may hold more rows than a call takes arguments
+    const widths = rows[0]!.map((_, i) => {
+      let w = 0;
+      for (const row of rows) w = Math.max(w, row[i]!.length);
+      return Math.min(i === 2 ? 60 : 12, w);
+    });
     this.out.push('');
     rows.forEach((row, n) => {
       const cells = row.map((cell, i) => {

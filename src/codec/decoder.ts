@@ -81,6 +81,8 @@ export class Decoder implements StateOwner {
   private readonly maxParamsBytes: number;
   /** This decoder's wasm state while another decoder holds the instance; null before the first push. */
   private snapshot: Uint8Array | null = null;
+  /** The buffer snapshots are written into, kept between switches. */
+  private spare: Uint8Array | null = null;
   /** Stream offset of the chunk being decoded. */
   private base = 0;
   private window = MIN_WINDOW;
@@ -182,7 +184,11 @@ export class Decoder implements StateOwner {
     const u32 = c.u32;
     const rows = u32[(c.STATE + StateField.CARRIES) >>> 2]!;
     const used = u32[(c.STATE + StateField.ARENA_USED) >>> 2]!;
-    const snap = new Uint8Array(c.STATE_SIZE + rows * c.CARRY_ROW + used);
+    // the snapshot's bytes are copied back into wasm by own() before the next save: one buffer serves
+    // every switch (a tool that interleaves many connections switches once per packet)
+    const size = c.STATE_SIZE + rows * c.CARRY_ROW + used;
+    if (this.spare === null || this.spare.length < size) this.spare = new Uint8Array(Math.max(size, 2 * c.STATE_SIZE));
+    const snap = this.spare.subarray(0, size);
     snap.set(u8.subarray(c.STATE, c.STATE + c.STATE_SIZE), 0);
     snap.set(u8.subarray(c.CARRIES, c.CARRIES + rows * c.CARRY_ROW), c.STATE_SIZE);
     snap.set(u8.subarray(c.ARENA, c.ARENA + used), c.STATE_SIZE + rows * c.CARRY_ROW);

@@ -87,10 +87,19 @@ export class ConversationAnalyzer {
   private recordFrame: number | undefined;
   private finished = false;
 
-  /** `mixed`: one byte stream holding both directions (raw input): a record's type says its direction. */
-  constructor(conversation: Conversation, ctx: AnalyzerContext, mixed = false) {
+  /** Request ids seen to begin (a conversation captured from its middle has records of others). */
+  private readonly begun = new Set<number>();
+  private readonly midstream: boolean;
+
+  /**
+   * `mixed`: one byte stream holding both directions (raw input): a record's type says its direction.
+   * `midstream`: the capture began inside the connection: records of requests begun before it are no
+   * protocol error.
+   */
+  constructor(conversation: Conversation, ctx: AnalyzerContext, mixed = false, midstream = false) {
     this.conversation = conversation;
     this.ctx = ctx;
+    this.midstream = midstream;
     if (mixed) {
       this.sides = null;
       this.mixed = new StreamSide(new Decoder(this.handler(null), DECODER_OPTIONS));
@@ -230,6 +239,7 @@ export class ConversationAnalyzer {
     if (BODY_CALLBACK.has(type)) return; // begin(), end(), pairs() or unknownType() follows
     const o = this.open.get(id) ?? (direction === 'to-app' ? this.ended.get(id) : undefined);
     if (!o) {
+      if (this.midstream && !this.begun.has(id)) return; // begun before the capture
       this.report('INACTIVE_REQUEST_ID', `${recordTypeName(type)} for request ${id}, which has no active request${id === 0 ? ' (0 is the management id)' : ''}`, offset, direction, undefined, undefined, undefined, id);
       return;
     }
@@ -356,6 +366,7 @@ export class ConversationAnalyzer {
     };
     if (this.recordTime !== undefined) ex.times.begin = this.recordTime;
     this.conversation.exchanges.push(ex);
+    this.begun.add(id);
     this.open.set(id, { ex, cgi: new CgiResponseParser(), stdoutEnded: false, stderrEnded: false });
     this.ctx.counted(0, 1);
   }
@@ -363,6 +374,7 @@ export class ConversationAnalyzer {
   private onEnd(id: number, appStatus: number, protocolStatus: number): void {
     const o = this.open.get(id);
     if (!o) {
+      if (this.midstream && !this.begun.has(id)) return;
       this.report('INACTIVE_REQUEST_ID', `END_REQUEST for request ${id}, which has no active request`, this.recordOffset, 'from-app', undefined, undefined, undefined, id);
       return;
     }

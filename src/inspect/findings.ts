@@ -32,6 +32,8 @@ export const FindingCodes = {
   TRUNCATED_RECORD: 'error',
   /** Bytes the capture lost (segments never captured): the direction cannot be decoded past them. */
   TCP_GAP: 'error',
+  /** The capture began inside a connection: bytes before its first whole record were skipped. */
+  CAPTURE_MIDSTREAM: 'warning',
   /** A capture file that ends in the middle of a block or packet (tcpdump stopped hard). */
   TRUNCATED_CAPTURE: 'warning',
   /** A capture file or hex text that cannot be read. */

@@ -5,7 +5,8 @@
 //                                                            or a string of hex
 //   new Inspector({ ...options, onExchange, onFinding })     incremental: push(chunk) pieces of any size,
 //     .push(chunk) ... .end() -> InspectReport               exchanges reported as they complete
-//   reportToJSON(report)                                     plain JSON (previews as text or base64)
+//   reportToJSON(report)                                     plain JSON (previews as text or base64);
+//                                                            JSON.stringify(report, reportReplacer) in one pass
 //   parseHex(text) -> Uint8Array, parseHexDump(text)         hex dumps: xxd, hexdump -C, Wireshark/tshark
 //
 // InspectReport { format, conversations, findings, stats }:
@@ -22,7 +23,7 @@
 export { Inspector, inspect, detectFormat, recordDirection } from './inspector.js';
 export { parseHex, parseHexDump } from './hex.js';
 export type { HexDump, HexChunk, HexForm } from './hex.js';
-export { reportToJSON, previewToJSON, readableText } from './json.js';
+export { reportToJSON, reportReplacer, previewToJSON, readableText } from './json.js';
 export type { JsonPreview } from './json.js';
 export { FindingCodes, InspectInputError } from './findings.js';
 export type { FindingCode } from './findings.js';

@@ -27,6 +27,12 @@ interface Link {
   toAppSide: 0 | 1;
   /** FastCGI, but the app's bytes wait until the web server's first bytes came. */
   holding: boolean;
+  /** The capture began inside the connection: each side is read from its first plausible record. */
+  midstream: boolean;
+  /** Each side's start was found (its first whole record). */
+  synced: [boolean, boolean];
+  /** A side of a FastCGI conversation that could not be read from where the capture began. */
+  dropped: [boolean, boolean];
   analyzer: ConversationAnalyzer | null;
 }
 
@@ -160,7 +166,7 @@ export class Inspector {
       a.end(undefined, 'eof');
       return;
     }
-    const link = this.newLink([{ address: 'node 0', port: 0 }, { address: 'node 1', port: 0 }]);
+    const link = this.newLink([{ address: 'node 0', port: 0 }, { address: 'node 1', port: 0 }], false);
     for (const c of dump.chunks) this.linkData(link, c.side, c.bytes, undefined, 0);
     this.linkClose(link, 'eof');
   }
@@ -168,7 +174,7 @@ export class Inspector {
   private captureReader(): CaptureReader {
     if (this.capture) return this.capture;
     const tcp = (this.tcp = new TcpReassembler<Link>({
-      open: (a, b) => this.newLink([a, b]),
+      open: (a, b, midstream) => this.newLink([a, b], midstream),
       data: (link, side, bytes, time, frame) => this.linkData(link, side, bytes, time, frame),
       gap: (link, side, at, missing) => {
         if (link.analyzer) link.analyzer.gap(side === link.toAppSide ? 'to-app' : 'from-app', at, missing);
@@ -183,40 +189,61 @@ export class Inspector {
     return this.capture;
   }
 
-  private newLink(ends: [Endpoint, Endpoint]): Link {
-    return { ends, kind: 'unknown', early: [[], []], earlyTimes: [[], []], toAppSide: 0, holding: false, analyzer: null };
+  private newLink(ends: [Endpoint, Endpoint], midstream: boolean): Link {
+    return { ends, kind: 'unknown', early: [[], []], earlyTimes: [[], []], toAppSide: 0, holding: false, midstream, synced: [false, false], dropped: [false, false], analyzer: null };
   }
 
   private linkData(link: Link, side: 0 | 1, bytes: Uint8Array, time: number | undefined, frame: number): void {
-    if (link.kind === 'other') return;
-    if (link.kind === 'fcgi' && !link.holding) {
+    if (link.kind === 'other' || link.dropped[side]) return;
+    if (link.kind === 'fcgi' && !link.holding && link.synced[side]) {
       link.analyzer!.push(side === link.toAppSide ? 'to-app' : 'from-app', bytes, time, frame);
       return;
     }
     link.early[side].push(bytes);
     link.earlyTimes[side].push({ time, frame });
-    if (link.kind === 'unknown') {
+    if (!link.synced[side]) {
       const got = link.early[side].reduce((n, c) => n + c.length, 0);
-      if (got < 8) return;
-      const dir = recordDirection(concatBytes(link.early[side], got).subarray(0, 8));
-      if (dir === null) {
-        link.kind = 'other';
-        link.early = [[], []];
-        link.earlyTimes = [[], []];
-        this.otherConnections++;
+      const all = concatBytes(link.early[side], got);
+      // one side known to be FastCGI from its start: the other is read from its start too (a bad
+      // first record there is the codec's finding to make)
+      const start = link.kind === 'fcgi' && !link.midstream ? { at: 0, direction: side === link.toAppSide ? 'to-app' : 'from-app' } as const : streamStart(all, link.midstream);
+      if (start === 'wait' && got < MAX_RESYNC) return;
+      if (start === 'wait' || start === null) {
+        if (link.kind === 'unknown') {
+          link.kind = 'other';
+          link.early = [[], []];
+          link.earlyTimes = [[], []];
+          this.otherConnections++;
+        } else {
+          // a FastCGI conversation whose one side cannot be read from the middle: leave it out
+          link.dropped[side] = true;
+          link.early[side] = [];
+          link.earlyTimes[side] = [];
+        }
         return;
       }
-      this.startConversation(link, dir === 'to-app' ? side : ((1 - side) as 0 | 1));
+      link.synced[side] = true;
+      link.early[side] = [all.subarray(start.at)];
+      link.earlyTimes[side] = [link.earlyTimes[side].at(-1)!];
+      if (link.kind === 'unknown') this.startConversation(link, start.direction === 'to-app' ? side : ((1 - side) as 0 | 1));
+      if (start.at > 0) {
+        const direction = side === link.toAppSide ? 'to-app' : 'from-app';
+        this.ctx.finding({
+          code: 'CAPTURE_MIDSTREAM', severity: 'warning', direction, conversation: link.analyzer!.conversation.id, offset: 0, frame,
+          message: `the capture began inside this connection: ${start.at} bytes before the first whole record (${direction}) were skipped, and requests begun earlier are left out`,
+        });
+      }
     }
     // the app's bytes wait for the web server's first ones: a capture may show a reply before its request
-    if (link.early[link.toAppSide].length === 0) return;
+    if (!link.synced[link.toAppSide] && !link.dropped[link.toAppSide]) return;
     link.holding = false;
     for (const s of [link.toAppSide, (1 - link.toAppSide) as 0 | 1]) {
+      if (!link.synced[s]) continue;
       const chunks = link.early[s];
       for (let i = 0; i < chunks.length; i++) link.analyzer!.push(s === link.toAppSide ? 'to-app' : 'from-app', chunks[i]!, link.earlyTimes[s][i]!.time, link.earlyTimes[s][i]!.frame);
+      link.early[s] = [];
+      link.earlyTimes[s] = [];
     }
-    link.early = [[], []];
-    link.earlyTimes = [[], []];
   }
 
   private startConversation(link: Link, toAppSide: 0 | 1): void {
@@ -228,7 +255,7 @@ export class Inspector {
       c.client = link.ends[toAppSide];
       c.server = link.ends[1 - toAppSide]!;
     }
-    link.analyzer = new ConversationAnalyzer(c, this.ctx);
+    link.analyzer = new ConversationAnalyzer(c, this.ctx, false, link.midstream);
   }
 
   private linkClose(link: Link, reason: 'closed' | 'eof'): void {
@@ -236,7 +263,7 @@ export class Inspector {
       // a connection that sent fewer than 8 bytes: not enough to be FastCGI
       this.otherConnections++;
     }
-    if (link.holding) {
+    if (link.holding && link.synced[1 - link.toAppSide]) {
       // only the app's side was captured
       const app = (1 - link.toAppSide) as 0 | 1;
       link.early[app].forEach((c, i) => link.analyzer!.push('from-app', c, link.earlyTimes[app][i]!.time, link.earlyTimes[app][i]!.frame));
@@ -254,6 +281,40 @@ export class Inspector {
   private newAnalyzer(_a: undefined, _b: undefined, mixed: boolean): ConversationAnalyzer {
     return new ConversationAnalyzer(this.newConversation(), this.ctx, mixed);
   }
+}
+
+/** Bytes of one side searched for a first whole record when a capture began inside a connection. */
+const MAX_RESYNC = 256 * 1024;
+const TO_APP_TYPES = new Set<number>([RecordType.BEGIN_REQUEST, RecordType.ABORT_REQUEST, RecordType.PARAMS, RecordType.STDIN, RecordType.DATA, RecordType.GET_VALUES]);
+
+/**
+ * Where a side's FastCGI stream starts and which way it goes: at 0 when its first header says so; for
+ * a capture that began inside the connection, at the first offset where two record headers follow on
+ * (version 1, a defined type, reserved byte 0, lengths that land on the next header). 'wait': not
+ * enough bytes to tell yet. null: not FastCGI.
+ */
+export function streamStart(b: Uint8Array, midstream: boolean): { at: number; direction: Direction } | 'wait' | null {
+  if (b.length < 8) return 'wait';
+  const first = recordDirection(b.subarray(0, 8));
+  if (first !== null || !midstream) return first === null ? null : { at: 0, direction: first };
+  for (let at = 0; at + 8 <= b.length; at++) {
+    if (!plausibleHeader(b, at)) continue;
+    const next = at + 8 + ((b[at + 4]! << 8) | b[at + 5]!) + b[at + 6]!;
+    if (next + 8 > b.length) return next === b.length ? { at, direction: typeDirection(b[at + 1]!) } : 'wait';
+    if (plausibleHeader(b, next) && typeDirection(b[next + 1]!) === typeDirection(b[at + 1]!)) return { at, direction: typeDirection(b[at + 1]!) };
+  }
+  return b.length >= MAX_RESYNC ? null : 'wait';
+}
+
+function plausibleHeader(b: Uint8Array, at: number): boolean {
+  const type = b[at + 1]!;
+  if (b[at] !== 1 || type < RecordType.BEGIN_REQUEST || type > RecordType.UNKNOWN_TYPE || b[at + 7] !== 0) return false;
+  const clen = (b[at + 4]! << 8) | b[at + 5]!;
+  return (type !== RecordType.BEGIN_REQUEST && type !== RecordType.END_REQUEST) || clen === 8;
+}
+
+function typeDirection(type: number): Direction {
+  return TO_APP_TYPES.has(type) ? 'to-app' : 'from-app';
 }
 
 /** The direction a stream's first record header says it goes, or null when it is not FastCGI. */

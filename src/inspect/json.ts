@@ -43,15 +43,16 @@ function base64(b: Uint8Array): string {
   return btoa(s);
 }
 
-/** A copy of the report that JSON.stringify renders faithfully (previews as text or base64). */
+/** A JSON.stringify replacer that renders a report's previews as text or base64 (one pass, for big reports). */
+export function reportReplacer(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && (value as { preview?: unknown }).preview instanceof Uint8Array) {
+    const { preview: _p, bytes: _b, ...rest } = value as BytesPreview & Record<string, unknown>;
+    return { ...rest, ...previewToJSON(value as BytesPreview) };
+  }
+  return value;
+}
+
+/** A copy of the report as plain JSON values (previews as text or base64). */
 export function reportToJSON(report: InspectReport): unknown {
-  return JSON.parse(
-    JSON.stringify(report, (key, value) => {
-      if (value && typeof value === 'object' && 'preview' in value && value.preview instanceof Uint8Array) {
-        const { preview: _p, bytes: _b, ...rest } = value as BytesPreview & Record<string, unknown>;
-        return { ...rest, ...previewToJSON(value as BytesPreview) };
-      }
-      return value;
-    }),
-  );
+  return JSON.parse(JSON.stringify(report, reportReplacer));
 }

@@ -69,9 +69,7 @@ function ipv4(d: Uint8Array, at: number): TcpSegment | null {
   if (d[at + 9] !== 6 || (frag & 0x3fff) !== 0 || ihl < 20) return null; // not TCP, or a fragment
   // the IP length, not the frame's: Ethernet pads short frames; TSO captures may say 0
   const end = total >= ihl ? Math.min(d.length, at + total) : d.length;
-  const src = `${d[at + 12]}.${d[at + 13]}.${d[at + 14]}.${d[at + 15]}`;
-  const dst = `${d[at + 16]}.${d[at + 17]}.${d[at + 18]}.${d[at + 19]}`;
-  return tcp(d, at + ihl, end, src, dst);
+  return tcp(d, at + ihl, end, at + 12, at + 16, false);
 }
 
 function ipv6(d: Uint8Array, at: number): TcpSegment | null {
@@ -87,22 +85,29 @@ function ipv6(d: Uint8Array, at: number): TcpSegment | null {
     p += (d[p + 1]! + 1) * 8;
   }
   if (next !== 6) return null;
-  return tcp(d, p, end, ipv6Text(d, at + 8), ipv6Text(d, at + 24));
+  return tcp(d, p, end, at + 8, at + 24, true);
 }
 
-function tcp(d: Uint8Array, at: number, end: number, src: string, dst: string): TcpSegment | null {
+/** The segment; null for a bare ACK (no payload, no SYN, FIN or RST), which tells us nothing. */
+function tcp(d: Uint8Array, at: number, end: number, srcAt: number, dstAt: number, v6: boolean): TcpSegment | null {
   if (end < at + 20) return null;
   const off = (d[at + 12]! >> 4) * 4;
   if (off < 20 || at + off > end) return null;
+  const flags = d[at + 13]!;
+  if (at + off === end && (flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0) return null;
   return {
-    src,
-    dst,
+    src: v6 ? ipv6Text(d, srcAt) : ipv4Text(d, srcAt),
+    dst: v6 ? ipv6Text(d, dstAt) : ipv4Text(d, dstAt),
     srcPort: be16(d, at),
     dstPort: be16(d, at + 2),
     seq: ((d[at + 4]! << 24) | (d[at + 5]! << 16) | (d[at + 6]! << 8) | d[at + 7]!) >>> 0,
-    flags: d[at + 13]!,
+    flags,
     payload: d.subarray(at + off, end),
   };
+}
+
+function ipv4Text(d: Uint8Array, at: number): string {
+  return `${d[at]}.${d[at + 1]}.${d[at + 2]}.${d[at + 3]}`;
 }
 
 function be16(d: Uint8Array, at: number): number {

@@ -29,8 +29,11 @@ class Flow {
 }
 
 export interface TcpEvents<C> {
-  /** A new connection; `first` sent the first segment seen (the SYN when the capture has it). */
-  open(first: Endpoint, second: Endpoint): C;
+  /**
+   * A new connection; `first` sent the first segment seen. `midstream`: that segment was no SYN (the
+   * capture began inside the connection, so its streams may begin inside a record).
+   */
+  open(first: Endpoint, second: Endpoint, midstream: boolean): C;
   /** In-order bytes of side 0 (from `first`) or side 1. */
   data(conn: C, side: 0 | 1, bytes: Uint8Array, time: number | undefined, frame: number): void;
   /** Bytes missing before stream offset `at` of one side: nothing more of it will come. */
@@ -74,7 +77,7 @@ export class TcpReassembler<C> {
     if (!c) {
       // a late ACK or RST of a connection that ended before the capture began: nothing to open
       if (s.flags & TCP_RST || (!syn && s.payload.length === 0)) return;
-      c = { key, a: from, user: this.events.open({ address: s.src, port: s.srcPort }, { address: s.dst, port: s.dstPort }), flows: [new Flow(), new Flow()], closed: false };
+      c = { key, a: from, user: this.events.open({ address: s.src, port: s.srcPort }, { address: s.dst, port: s.dstPort }, !syn), flows: [new Flow(), new Flow()], closed: false };
       this.conns.set(key, c);
     }
     if (c.closed) return;

@@ -134,3 +134,17 @@ describe('captures', () => {
     expect(inspect(new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 9, 9, 9, 9])).findings[0]!.code).toBe('BAD_INPUT');
   });
 });
+
+describe('a capture that began inside a connection', () => {
+  it('reads each side from its first whole record, warns once per side, and takes no earlier request for an error', () => {
+    const [a1, b1] = exchange(1, '/before');
+    const [a2, b2] = exchange(2, '/after');
+    // both sides cut 30 bytes into their first record; the first request's records go on after the cut
+    const s: ConnectionSpec = { sends: [[0, a1.subarray(30)], [1, b1.subarray(30)], [0, a2], [1, b2]], noHandshake: true, mss: 500 };
+    const r = inspect(pcap(LINK.ETHERNET, frames(s, segments(s), LINK.ETHERNET)));
+    expect(r.findings.map((f) => [f.code, f.direction])).toEqual([['CAPTURE_MIDSTREAM', 'to-app'], ['CAPTURE_MIDSTREAM', 'from-app']]);
+    const c = r.conversations[0]!;
+    expect(c.exchanges.map((x) => [x.requestId, x.params[1]![1], x.response!.status])).toEqual([[2, '/after', 201]]);
+    expect([c.client!.port, c.server!.port]).toEqual([40000, 9000]);
+  });
+});
