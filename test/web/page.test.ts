@@ -163,19 +163,23 @@ describe('the inspector page', () => {
     await page.close();
   });
 
-  it('decodes pasted hex (a hex dump with offsets) and moves through requests with the keyboard', async () => {
+  it('decodes pasted hex (both sides of a Wireshark hex dump) and moves through requests with the keyboard', async () => {
     const { page, problems } = await openPage(fileUrl);
-    const bytes = concat([request(e, 5, [['REQUEST_METHOD', 'PUT'], ['REQUEST_URI', '/a']]), request(e, 6, [['REQUEST_METHOD', 'DELETE'], ['REQUEST_URI', '/b']])]);
-    const dump = Array.from({ length: Math.ceil(bytes.length / 16) }, (_, i) =>
-      `${(i * 16).toString(16).padStart(8, '0')}  ${Array.from(bytes.subarray(i * 16, i * 16 + 16), (b) => b.toString(16).padStart(2, '0')).join(' ')}`,
-    ).join('\n');
-    await page.fill('#hex', dump);
+    // Wireshark's "Follow TCP Stream" hex: the app's side indented; each side with its own offsets
+    const dump = (bytes: Uint8Array, indent: string): string =>
+      Array.from({ length: Math.ceil(bytes.length / 16) }, (_, i) =>
+        `${indent}${(i * 16).toString(16).padStart(8, '0')}  ${Array.from(bytes.subarray(i * 16, i * 16 + 16), (b) => b.toString(16).padStart(2, '0')).join(' ')}`,
+      ).join('\n');
+    const toApp = concat([request(e, 5, [['REQUEST_METHOD', 'PUT'], ['REQUEST_URI', '/a']]), request(e, 6, [['REQUEST_METHOD', 'DELETE'], ['REQUEST_URI', '/b']])]);
+    const fromApp = concat([response(e, 5, 'Status: 201 Created\r\n\r\n'), response(e, 6, 'Status: 204 No Content\r\n\r\n')]);
+    const text = `${dump(toApp, '')}\n${dump(fromApp, '    ')}`;
+    await page.fill('#hex', text);
     await page.click('#hex-form button[type=submit]');
     await decoded(page);
     const rows = await rowTexts(page);
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatch(/\| 5 \| PUT \| \/a \|/);
-    expect(rows[1]).toMatch(/\| 6 \| DELETE \| \/b \|/);
+    expect(rows[0]).toMatch(/\| 5 \| PUT \| \/a \| 201 \|/);
+    expect(rows[1]).toMatch(/\| 6 \| DELETE \| \/b \| 204 \|/);
 
     await page.focus('#requests');
     await page.keyboard.press('ArrowDown');

@@ -3,7 +3,7 @@
 // and, when no Worker can be made, on the page's own thread (with smaller slices and a yield between).
 
 import { RecordType } from '../../src/codec/index.js';
-import { Inspector, parseHex, type Conversation, type Exchange, type InspectReport } from '../../src/inspect/index.js';
+import { Inspector, type Conversation, type Exchange, type InspectReport } from '../../src/inspect/index.js';
 import {
   conversationView, exchangeSummary, exchangeView, findingView, recordView,
   type ConversationView, type ExchangeSummary, type ExchangeView, type FindingView, type RecordView, type Stats,
@@ -72,9 +72,10 @@ export class DecodeJob {
     try {
       this.lastFlush = performance.now();
       if (source.kind === 'hex') {
-        const bytes = parseHex(source.text);
-        this.total = bytes.length;
-        await this.feed(async (at, n) => bytes.subarray(at, at + n));
+        // as text: the inspector reads the dump's layout too (two directions, as Wireshark marks them)
+        this.total = source.text.length;
+        this.inspector.push(source.text);
+        this.done = this.total;
       } else {
         this.total = source.blob.size;
         await this.feed(async (at, n) => new Uint8Array(await source.blob.slice(at, at + n).arrayBuffer()));

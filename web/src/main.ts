@@ -21,9 +21,12 @@ const detailBody = $('detail-body');
 
 /** Findings listed in the side panel; the rest are counted. */
 const FINDINGS_SHOWN = 200;
-/** While decoding, the timeline is redrawn this often, and only while it has few enough requests to draw fast. */
+/**
+ * While decoding, the timeline is redrawn this often, and only while it has few requests: each redraw
+ * costs the page's thread time in proportion to the requests (a large capture is drawn at the end).
+ */
 const TIMELINE_EVERY_MS = 1000;
-const TIMELINE_LIVE_MAX = 20_000;
+const TIMELINE_LIVE_MAX = 2_000;
 
 interface Session {
   run: Run;
@@ -137,6 +140,7 @@ function onEvent(s: Session, e: JobEvent): void {
     }
     const now = performance.now();
     if (now - s.timelineAt > TIMELINE_EVERY_MS && s.all.length <= TIMELINE_LIVE_MAX) drawTimeline(s, now);
+    else if (s.all.length > TIMELINE_LIVE_MAX) $('timeline-note').textContent = 'The timeline is drawn when the decoding ends.';
     const pct = e.total > 0 ? Math.floor((100 * e.done) / e.total) : 100;
     status.textContent = `Decoding ${s.name}: ${formatBytes(e.done)} of ${formatBytes(e.total)} (${pct}%), ${plural(s.all.length, 'request')} so far…`;
     return;

@@ -25,14 +25,15 @@ export class Timeline {
   }
 
   private exchanges: ExchangeSummary[] = [];
-  /** The drawn bars without the selection, so a new selection costs one putImageData, not a redraw. */
-  private base: ImageData | null = null;
+  /** The bars without the selection, drawn off screen, so a new selection costs one copy, not a redraw. */
+  private readonly base = document.createElement('canvas');
+  private drawn = false;
   private dpr = 1;
 
   /** Draws every request; cost grows with the count, so the page calls it rarely while decoding. */
   draw(conversations: ConversationView[], exchanges: ExchangeSummary[], selected: number): void {
     this.exchanges = exchanges;
-    this.base = null;
+    this.drawn = false;
     const timed = exchanges.filter((e) => e.times.begin !== undefined);
     if (timed.length === 0) {
       this.canvas.width = 0;
@@ -60,9 +61,9 @@ export class Timeline {
     this.width = cssWidth;
     this.canvas.style.width = `${cssWidth}px`;
     this.canvas.style.height = `${cssHeight}px`;
-    this.canvas.width = Math.round(cssWidth * dpr);
-    this.canvas.height = Math.round(cssHeight * dpr);
-    const g = this.canvas.getContext('2d');
+    this.canvas.width = this.base.width = Math.round(cssWidth * dpr);
+    this.canvas.height = this.base.height = Math.round(cssHeight * dpr);
+    const g = this.base.getContext('2d');
     if (!g) return;
     g.scale(dpr, dpr);
     g.font = '11px ui-monospace, monospace';
@@ -83,24 +84,39 @@ export class Timeline {
       g.fillStyle = '#5b6570';
       g.fillText(`#${c.id} ${c.label.split(' -> ')[0]}`.slice(0, 22), 2, y + LANE / 2);
     }
+    // a capture of 100 000 requests puts many bars in one pixel: a plain bar that adds no pixel to its
+    // lane is skipped (bars with findings are always drawn, on top)
+    const filledTo = new Float64Array(this.lanes.size).fill(-1);
+    const marked: ExchangeSummary[] = [];
+    g.fillStyle = '#0b63c5';
     for (const e of timed) {
       const lane = this.lanes.get(e.conversation);
       if (lane === undefined) continue;
+      if (e.findings.length > 0 || !e.hasResponse) {
+        marked.push(e);
+        continue;
+      }
       const [x, w] = this.bar(e);
-      const y = AXIS + lane * LANE + 3;
-      g.fillStyle = e.findings.length > 0 ? (e.findings.some((f) => f.severity === 'error') ? '#b3261e' : '#d98a00') : e.hasResponse ? '#0b63c5' : '#8a96a3';
-      g.fillRect(x, y, w, LANE - 6);
+      if (x + w <= filledTo[lane]! + 0.5) continue;
+      g.fillRect(x, AXIS + lane * LANE + 3, w, LANE - 6);
+      filledTo[lane] = Math.max(filledTo[lane]!, x + w);
+    }
+    for (const e of marked) {
+      const [x, w] = this.bar(e);
+      g.fillStyle = e.findings.length === 0 ? '#8a96a3' : e.findings.some((f) => f.severity === 'error') ? '#b3261e' : '#d98a00';
+      g.fillRect(x, AXIS + this.lanes.get(e.conversation)! * LANE + 3, w, LANE - 6);
     }
     this.dpr = dpr;
-    this.base = g.getImageData(0, 0, this.canvas.width, this.canvas.height);
+    this.drawn = true;
     this.select(selected);
   }
 
   /** Marks the bar of request `key` (and unmarks the previous one). */
   select(key: number): void {
-    const g = this.base ? this.canvas.getContext('2d') : null;
-    if (!g || !this.base) return;
-    g.putImageData(this.base, 0, 0);
+    const g = this.drawn ? this.canvas.getContext('2d') : null;
+    if (!g) return;
+    g.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    g.drawImage(this.base, 0, 0);
     const e = this.exchanges[key];
     const lane = e ? this.lanes.get(e.conversation) : undefined;
     if (!e || lane === undefined || e.times.begin === undefined) return;
