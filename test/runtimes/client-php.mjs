@@ -1,5 +1,5 @@
 // Our Client in the runtime that runs this script (Deno or Bun, started by interop.test.ts) against
-// php-fpm: deno run --allow-net --allow-env --allow-read client-php.mjs ADDRESS DOCROOT (bun: the same
+// php-fpm: deno run --allow-net --allow-env client-php.mjs ADDRESS DOCROOT (bun: the same
 // without flags). Makes a GET with a query, a POST of a few hundred KB, a request to a page that writes
 // to stderr, and a client and a local Location redirect; prints what came back as one JSON line.
 import { createHash } from 'node:crypto';

@@ -1,5 +1,5 @@
 // Our application side in the runtime that runs this script (Deno or Bun, started by interop.test.ts):
-//   deno run --allow-net --allow-env --allow-read serve-app.mjs node|fetch     bun serve-app.mjs node|fetch
+//   deno run --allow-net --allow-env serve-app.mjs node|fetch     bun serve-app.mjs node|fetch
 // Listens on a free 127.0.0.1 port and prints {"port":N} as one line once it listens. POST .../echo streams
 // the body back; anything else answers which runtime and style served it and the request URI. Every
 // answer carries X-Runtime (the runtime's own process.versions entry) and X-Connections (FastCGI
