@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Encoder, RecordType, Role } from '../../src/codec/index.js';
 import { concat, frames, LINK, pcap, segments } from '../inspect/pcap-builder.js';
+import { scriptArgv } from '../runtimes/runtime.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const run = (args: string[], input?: Uint8Array | string, env: Record<string, string> = {}) =>
@@ -89,7 +90,9 @@ describe('fcgi inspect', () => {
 
   it('colours only on a terminal, and never with NO_COLOR', () => {
     // `script` gives the command a terminal
-    const cmd = `${process.execPath} ${cli} inspect ${capture} --summary`;
+    // the command line of the runtime running this suite: through a shell, Deno is not told to run the
+    // script with permissions (it would wait at a permission prompt on the terminal)
+    const cmd = [...scriptArgv(cli), 'inspect', capture, '--summary'].join(' ');
     const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '' } });
     expect(tty.stdout).toContain('\x1b[32m'); // the 200 in green
     const plain = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });

@@ -47,5 +47,8 @@ export function fcgi(args: string[], options: { input?: Uint8Array | string; env
  * its whole environment as the CGI params) and `body` on stdin.
  */
 export function cgiFcgi(address: string, params: Record<string, string>, body?: Uint8Array | string): Promise<Ran> {
-  return runProgram('/usr/bin/cgi-fcgi', ['-bind', '-connect', address], { env: params, input: body });
+  // through env(1), which sets them in this order: Deno's spawn sorts an env object by name, and cgi-fcgi
+  // sends its environment in its own order, so the bytes would differ from ours for that reason alone
+  const assignments = Object.entries(params).map(([name, value]) => `${name}=${value}`);
+  return runProgram('/usr/bin/env', ['-i', ...assignments, '/usr/bin/cgi-fcgi', '-bind', '-connect', address], { env: {}, input: body });
 }
