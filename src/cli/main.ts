@@ -4,6 +4,7 @@
 
 import { decode, DECODE_USAGE } from './decode.js';
 import { proxy, PROXY_USAGE } from './proxy.js';
+import { spawnCommand, SPAWN_USAGE } from './spawn.js';
 import { UsageError } from './args.js';
 
 interface Command {
@@ -14,6 +15,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   proxy: { summary: 'an HTTP gateway in front of FastCGI apps (like nginx fastcgi_pass)', usage: PROXY_USAGE, run: proxy },
+  spawn: { summary: 'run FastCGI app processes on a shared socket (a process manager)', usage: SPAWN_USAGE, run: spawnCommand },
   decode: { summary: 'list the FastCGI records in a byte stream', usage: DECODE_USAGE, run: decode },
 };
 
