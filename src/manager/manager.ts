@@ -33,7 +33,7 @@ export interface ManagerOptions {
   cwd?: string;
   /** Milliseconds before a dead process is replaced (default 100). */
   restartDelay?: number;
-  /** A process that lived less than this (ms, default 1000) counts a strike; strikes double the delay... */
+  /** A process that failed (not exit code 0) within this many ms (default 1000) counts a strike; strikes double the delay... */
   minLifetime?: number;
   /** ...up to this many ms (default 30000). */
   maxRestartDelay?: number;
@@ -261,7 +261,8 @@ export class Manager extends EventEmitter {
     this.log(`manager: [${entry.pid}] ${unexpected ? 'died' : 'exited'} (${reason}) after ${lifetime} ms`);
     this.emit('exit', info);
     if (!unexpected || this.stopping) return;
-    if (lifetime < (this.options.minLifetime ?? 1000)) this.strikes++;
+    // exit code 0 is a clean exit asking to be replaced (exitAfterRequests, restartOnChange): no strike
+    if (lifetime < (this.options.minLifetime ?? 1000) && !(code === 0 && signal === null)) this.strikes++;
     else this.strikes = 0;
     this.scheduleReplacement(lifetime);
   }
