@@ -177,6 +177,7 @@ export class Manager extends EventEmitter {
     const old = [...this.entries.values()].filter((e) => e.state === 'running');
     for (let i = 0; i < old.length; i++) this.spawnOne();
     await this.sleep(this.options.overlap ?? 300);
+    if (this.stopping) return this.stopping;
     this.emit('restart', { old: old.map((e) => e.pid), new: [...this.entries.values()].filter((e) => !old.includes(e)).map((e) => e.pid) });
     await Promise.all(old.map((e) => this.retire(e)));
   }
@@ -333,14 +334,9 @@ export class Manager extends EventEmitter {
     this.emit('log', line);
   }
 
+  /** A pause that stop() does not cancel (a rolling restart waiting on it then finds the manager stopping). */
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, ms);
-      this.timers.add(t);
-    });
+    return new Promise((resolve) => setTimeout(resolve, ms).unref());
   }
 }
 

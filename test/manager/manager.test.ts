@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { Manager, type ExitInfo } from '../../src/manager/index.js';
 import { initialEnv, InitialEnvError } from '../../src/manager/initial-env.js';
 import { Client } from '../../src/client/client.js';
-import { load, OUR_APP, PHP_DIR, sleep, startNginxFor, waitFor } from './helpers.js';
+import { execFileSync } from 'node:child_process';
+import { fcgi2AppBinary } from '../peers/fcgi2-app.js';
+import { CLI, load, OUR_APP, PHP_DIR, sleep, startNginxFor, waitFor } from './helpers.js';
 
 let cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -121,5 +123,35 @@ describe('Manager', () => {
     expect(await get()).toBe('hello\n');
     await waitFor(() => manager.spawnCount > spawnsBefore && manager.running === 1, 5000, 'a restart after the change');
     expect(await get()).toBe('hello\n');
+  });
+
+  it('listens on ::1 with a chosen backlog and a Unix socket with a chosen mode', async () => {
+    const tcp = managed(new Manager({ command: fcgi2AppBinary(), host: '::1', port: 0, backlog: 8 }));
+    await tcp.start();
+    expect(tcp.address).toMatch(/^\[::1\]:\d+$/);
+    const client = new Client({ address: tcp.address });
+    cleanups.push(() => client.close());
+    expect(await (await client.fetch('http://app/', { documentRoot: '/srv' })).text()).toBe('hello\n');
+    const dir = tempDir();
+    const unix = managed(new Manager({ command: fcgi2AppBinary(), socket: join(dir, 'a.sock'), socketMode: 0o660 }));
+    await unix.start();
+    const { statSync } = await import('node:fs');
+    expect(statSync(join(dir, 'a.sock')).mode & 0o777).toBe(0o660);
+  });
+
+  it('fcgi spawn refuses contradictory or malformed flags (usage errors exit 2, a bad env rule 1)', () => {
+    const run = (args: string[]) => {
+      try {
+        execFileSync(process.execPath, [CLI, 'spawn', ...args], { stdio: 'pipe' });
+        return { status: 0, stderr: '' };
+      } catch (e) {
+        const err = e as { status: number; stderr: Buffer };
+        return { status: err.status, stderr: String(err.stderr) };
+      }
+    };
+    expect(run(['--processes', '2', '--max', '3', '--', 'x'])).toMatchObject({ status: 2, stderr: expect.stringContaining('choose one') });
+    expect(run(['--processes', '2'])).toMatchObject({ status: 2, stderr: expect.stringContaining('no command') });
+    expect(run(['--listen', 'nowhere', '--', 'x'])).toMatchObject({ status: 2, stderr: expect.stringContaining('HOST:PORT') });
+    expect(run(['--env', 'BAD NAME', '--', 'x'])).toMatchObject({ status: 1, stderr: expect.stringContaining('NAME=value') });
   });
 });

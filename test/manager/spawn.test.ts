@@ -27,9 +27,10 @@ interface AppCase {
 
 const apps: AppCase[] = [
   { name: 'our app (fcgi-wasm)', command: () => [process.execPath, OUR_APP], args: [], path: '/', unix: false },
-  { name: 'the fcgi2 C app', command: () => [fcgi2AppBinary()], args: [], path: '/pid', unix: false },
+  // fcgi2 and FCGI.pm finish the request in hand on SIGUSR1 (SIGTERM kills them)
+  { name: 'the fcgi2 C app', command: () => [fcgi2AppBinary()], args: ['--stop-signal', 'SIGUSR1'], path: '/pid', unix: false },
   { name: 'php-cgi', command: () => ['php-cgi'], args: ['--env', 'PHP_FCGI_CHILDREN=0'], path: '/pid.php', script: join(PHP_DIR, 'pid.php'), unix: true },
-  { name: 'a Perl FCGI script', command: () => ['perl', PERL_APP], args: [], path: '/pid', unix: true },
+  { name: 'a Perl FCGI script', command: () => ['perl', PERL_APP], args: ['--stop-signal', 'USR1'], path: '/pid', unix: true },
 ];
 
 describe('fcgi spawn behind nginx', () => {
