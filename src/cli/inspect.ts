@@ -2,7 +2,7 @@
 // findings), as JSON, or as the raw record list. Exits 1 when a finding of severity error exists.
 
 import { createReadStream } from 'node:fs';
-import { Inspector, reportReplacer, readableText, type Conversation, type Exchange, type Finding, type InspectReport, type BytesPreview } from '../inspect/index.js';
+import { Inspector, reportToJSON, readableText, type Conversation, type Exchange, type Finding, type InspectReport, type BytesPreview } from '../inspect/index.js';
 import { ProtocolStatus } from '../codec/constants.js';
 import { parseArgs, one, UsageError } from './args.js';
 
@@ -13,7 +13,7 @@ Wireshark; any port: FastCGI is found by content), raw FastCGI bytes of one dire
 dump (xxd, hexdump -C, tshark -z follow,tcp,hex|raw, plain hex). Prints a table of requests, then each
 request in detail, then the findings: protocol errors and interop traps, each with its byte offset.
 
-  --json        the whole report as JSON (previews as text or base64)
+  --json        the whole report as compact JSON (previews as text or base64)
   --records     the list of records (offset, direction, type, id, lengths, time) instead of the details
   --summary     the table and the findings only
   --hex         the input is hex text (same as --format hex)
@@ -45,7 +45,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   for await (const chunk of input as AsyncIterable<Uint8Array>) inspector.push(chunk);
   const report = inspector.end();
   const out: string[] = [];
-  if (json) out.push(JSON.stringify(report, reportReplacer, 2));
+  if (json) out.push(JSON.stringify(reportToJSON(report))); // compact: a big capture makes a big report (jq pretty-prints)
   else {
     const color = !p.flags.has('no-color') && !process.env.NO_COLOR && process.stdout.isTTY === true;
     new TextReport(out, color).write(file === '-' ? 'standard input' : file, report, records, p.flags.has('summary'));

@@ -8,7 +8,7 @@ import { RecordType, Role, ProtocolStatus, Flags, recordTypeName } from '../code
 import type { PairList } from '../codec/pairs.js';
 import { CgiResponseParser } from '../protocol/cgi-response.js';
 import { FindingCodes, type FindingCode } from './findings.js';
-import { emptyPreview, extendPreview } from './preview.js';
+import { emptyPreview, emptyStream, extendPreview } from './preview.js';
 import type { Conversation, Direction, Exchange, Finding, RecordInfo, ResponseInfo, Severity } from './types.js';
 
 export interface AnalyzerContext {
@@ -252,7 +252,7 @@ export class ConversationAnalyzer {
         break;
       case RecordType.STDIN:
       case RecordType.DATA: {
-        const stream = type === RecordType.STDIN ? ex.stdin : (ex.data ??= { ...emptyPreview(), complete: false });
+        const stream = type === RecordType.STDIN ? ex.stdin : (ex.data ??= emptyStream());
         const name = recordTypeName(type);
         if (!ex.paramsComplete && stream.bytes === 0 && !stream.complete) {
           this.report('MISSING_TERMINATOR', `${name} for request ${id} before the empty PARAMS record that ends its params`, offset, direction, ex);
@@ -358,7 +358,7 @@ export class ConversationAnalyzer {
       keepConn: (flags & Flags.KEEP_CONN) !== 0,
       params: [],
       paramsComplete: false,
-      stdin: { ...emptyPreview(), complete: false },
+      stdin: emptyStream(),
       aborted: false,
       times: {},
       offset: this.recordOffset,

@@ -160,6 +160,7 @@ export class Inspector {
   /** A two-sided dump (tshark follow) is one conversation with its directions; otherwise one raw stream. */
   private feedHex(text: string): void {
     const dump = parseHexDump(text);
+    if (dump.chunks.length === 0) return;
     if (!dump.twoSided) {
       const a = this.newAnalyzer(undefined, undefined, true);
       for (const c of dump.chunks) a.push(null, c.bytes);

@@ -1,6 +1,6 @@
 // The report as plain JSON: byte previews become text when they are readable UTF-8, else base64.
 
-import type { BytesPreview, InspectReport } from './types.js';
+import type { BytesPreview, Exchange, InspectReport } from './types.js';
 
 export interface JsonPreview {
   bytes: number;
@@ -52,7 +52,21 @@ export function reportReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** A copy of the report as plain JSON values (previews as text or base64). */
+/**
+ * A copy of the report as plain JSON values (previews as text or base64): the previews are replaced
+ * where they are (stdin, data, body, stderr), the rest shared, so that JSON.stringify needs no replacer.
+ */
 export function reportToJSON(report: InspectReport): unknown {
-  return JSON.parse(JSON.stringify(report, reportReplacer));
+  return { ...report, conversations: report.conversations.map((c) => ({ ...c, exchanges: c.exchanges.map(exchangeToJSON) })) };
+}
+
+function exchangeToJSON(e: Exchange): unknown {
+  const out: Record<string, unknown> = { ...e, stdin: streamToJSON(e.stdin) };
+  if (e.data) out.data = streamToJSON(e.data);
+  if (e.response) out.response = { ...e.response, body: previewToJSON(e.response.body), stderr: previewToJSON(e.response.stderr) };
+  return out;
+}
+
+function streamToJSON(p: BytesPreview & { complete: boolean }): unknown {
+  return { complete: p.complete, ...previewToJSON(p) };
 }

@@ -8,6 +8,11 @@ export function emptyPreview(): BytesPreview {
   return { bytes: 0, preview: EMPTY };
 }
 
+/** An empty stream (STDIN, DATA): its bytes so far and whether its empty record came. */
+export function emptyStream(): BytesPreview & { complete: boolean } {
+  return { bytes: 0, preview: EMPTY, complete: false };
+}
+
 /** Counts `add` into `p`, copying from it only while the preview is shorter than `limit`. */
 export function extendPreview(p: BytesPreview, add: Uint8Array, limit: number): void {
   p.bytes += add.length;

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { Encoder, RecordType, Role, encodePairs, encodeRecord } from '../../src/codec/index.js';
-import { inspect, type InspectReport } from '../../src/inspect/index.js';
+import { inspect, reportToJSON, type InspectReport } from '../../src/inspect/index.js';
 import { concat, frames, LINK, pcap, segments } from './pcap-builder.js';
 
 const e = new Encoder();
@@ -166,5 +166,16 @@ describe('findings', () => {
     // the capture ends with the connection open: a warning
     const open = inspect(pcap(LINK.NULL, frames(spec3, segments({ ...spec3, noFin: true }), LINK.NULL)));
     expect(open.findings).toMatchObject([{ code: 'MISSING_END_REQUEST', severity: 'warning' }]);
+  });
+});
+
+describe('reportToJSON', () => {
+  it('previews as text when readable, else base64; nothing that JSON cannot carry', () => {
+    const { bytes } = stream(begin(), params(), ...e.stream(RecordType.STDIN, 1, new Uint8Array([0, 1, 2, 255]), true), stdout(1, 'Content-Type: a\r\n\r\nhe'), stdoutEnd(), end());
+    const json = reportToJSON(inspect(bytes)) as { conversations: { exchanges: { stdin: unknown; response: { body: unknown } }[] }[] };
+    const x = json.conversations[0]!.exchanges[0]!;
+    expect(x.stdin).toEqual({ complete: true, bytes: 4, truncated: false, base64: 'AAEC/w==' });
+    expect(x.response.body).toEqual({ bytes: 2, truncated: false, text: 'he' });
+    expect(JSON.parse(JSON.stringify(json))).toEqual(json);
   });
 });

@@ -103,3 +103,9 @@ describe('hex input', () => {
     expect(inspect('010').findings[0]!.message).toContain('odd number');
   });
 });
+
+describe('empty input', () => {
+  it('no conversation, no finding', () => {
+    for (const input of ['', '\n\n', new Uint8Array(0)]) expect(inspect(input)).toMatchObject({ conversations: [], findings: [], stats: { requests: 0, records: 0 } });
+  });
+});
