@@ -16,10 +16,11 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-C_PORT=19711 PHP_PORT=19712 NGINX_PORT=19713 GW_C=19714 GW_PHP=19715 UP_PORT=19716 C2_PORT=19717 PHP2_PORT=19718
+C_PORT=19711 PHP_PORT=19712 NGINX_PORT=19713 GW_C=19714 GW_PHP=19715 UP_PORT=19716 C2_PORT=19717 PHP2_PORT=19718 C3_PORT=19719 GW_C2=19720
 cc -O2 -o "$SCRATCH/c-hello" "$SHARED/peers/apps/c/hello.c" -lfcgi
 "$SCRATCH/c-hello" 127.0.0.1:$C_PORT 16 & pids+=($!)
 "$SCRATCH/c-hello" 127.0.0.1:$C2_PORT 16 & pids+=($!)
+"$SCRATCH/c-hello" 127.0.0.1:$C3_PORT 16 & pids+=($!)
 cat > "$SCRATCH/php-fpm.conf" <<CONF
 [global]
 pid = $SCRATCH/php-fpm.pid
@@ -69,16 +70,18 @@ http {
 CONF
 nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!)
 node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$GW_C --backend 127.0.0.1:$C2_PORT --pass-all > "$SCRATCH/gw-c.log" 2>&1 & pids+=($!)
+# the same gateway in two processes (--workers 2, as nginx's worker_processes 2; nginx here runs 1)
+node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$GW_C2 --backend 127.0.0.1:$C3_PORT --pass-all --workers 2 > "$SCRATCH/gw-c2.log" 2>&1 & pids+=($!)
 node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$GW_PHP --backend 127.0.0.1:$PHP2_PORT --root "$SCRATCH/www" --front-controller /index.php > "$SCRATCH/gw-php.log" 2>&1 & pids+=($!)
 sleep 2
-for url in "http://127.0.0.1:$NGINX_PORT/c/hello" "http://127.0.0.1:$GW_C/c/hello" "http://127.0.0.1:$NGINX_PORT/php/hello" "http://127.0.0.1:$GW_PHP/php/hello"; do
+for url in "http://127.0.0.1:$NGINX_PORT/c/hello" "http://127.0.0.1:$GW_C/c/hello" "http://127.0.0.1:$GW_C2/c/hello" "http://127.0.0.1:$NGINX_PORT/php/hello" "http://127.0.0.1:$GW_PHP/php/hello"; do
   [ "$(curl -s "$url")" = "hello" ] || { echo "smoke failed: $url"; exit 1; }
 done
 
 declare -A RPS
 run() { wrk -t1 -c16 -d"$DURATION" "$2" | awk '/Requests\/sec/ {print $2}'; }
 for rep in $(seq "$REPS"); do
-  for pair in "nginx-c http://127.0.0.1:$NGINX_PORT/c/hello" "gateway-c http://127.0.0.1:$GW_C/c/hello" "nginx-php http://127.0.0.1:$NGINX_PORT/php/hello" "gateway-php http://127.0.0.1:$GW_PHP/php/hello"; do
+  for pair in "nginx-c http://127.0.0.1:$NGINX_PORT/c/hello" "gateway-c http://127.0.0.1:$GW_C/c/hello" "gateway2-c http://127.0.0.1:$GW_C2/c/hello" "nginx-php http://127.0.0.1:$NGINX_PORT/php/hello" "gateway-php http://127.0.0.1:$GW_PHP/php/hello"; do
     set -- $pair
     RPS[$1]="${RPS[$1]:-} $(run "$1" "$2")"
   done
@@ -91,6 +94,8 @@ for b in c php; do
   n=$(echo "${RPS[nginx-$b]}" | median); g=$(echo "${RPS[gateway-$b]}" | median)
   echo "| $([ $b = c ] && echo 'fcgi2 C app' || echo 'php-fpm') | $n | $g | $(awk -v g="$g" -v n="$n" 'BEGIN {printf "%.2fx", g/n}') |"
 done
+n=$(echo "${RPS[nginx-c]}" | median); g=$(echo "${RPS[gateway2-c]}" | median)
+echo "| fcgi2 C app, gateway --workers 2 | $n | $g | $(awk -v g="$g" -v n="$n" 'BEGIN {printf "%.2fx", g/n}') |"
 
 # 1 GiB upload through a gateway to php-fpm, streamed (the gateway's peak RSS is the figure)
 node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$((GW_PHP + 10)) --backend 127.0.0.1:$UP_PORT --root "$SCRATCH/www" > "$SCRATCH/gw-up.log" 2>&1 & GWPID=$!; pids+=($GWPID)

@@ -8,6 +8,7 @@ import { request, REQUEST_USAGE } from './request.js';
 import { probe, PROBE_USAGE } from './probe.js';
 import { bench, BENCH_USAGE } from './bench.js';
 import { inspectCommand, INSPECT_USAGE } from './inspect.js';
+import { spawnCommand, SPAWN_USAGE } from './spawn.js';
 import { UsageError } from './args.js';
 
 interface Command {
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, Command> = {
   probe: { summary: "ask a FastCGI app for its limits (FCGI_GET_VALUES), with a timeout", usage: PROBE_USAGE, run: probe },
   bench: { summary: 'load a FastCGI app directly: requests/s, latency percentiles, histogram', usage: BENCH_USAGE, run: bench },
   inspect: { summary: 'requests, responses and protocol findings in a capture (pcap, pcapng, raw, hex)', usage: INSPECT_USAGE, run: inspectCommand },
+  spawn: { summary: 'run FastCGI app processes on a shared socket (a process manager)', usage: SPAWN_USAGE, run: spawnCommand },
   decode: { summary: 'list the FastCGI records in a byte stream', usage: DECODE_USAGE, run: decode },
 };
 

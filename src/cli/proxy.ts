@@ -8,41 +8,57 @@ import { join, resolve } from 'node:path';
 import { createGateway } from '../client/gateway.js';
 import { serve } from '../server/server.js';
 import { exampleApp } from './example-app.js';
-import { all, one, parseArgs, UsageError, type Parsed } from './args.js';
+import { all, count, one, parseArgs, UsageError } from './args.js';
 import { forkWorkers, workerSettings } from './workers.js';
+import { Manager } from '../manager/manager.js';
+import { managerOptions, reportManager } from './spawn.js';
 
 export const PROXY_USAGE = `usage: fcgi proxy [--listen [HOST:]PORT] [--backend ADDR]... [--root DIR] [--index FILE]
-                  [--front-controller /index.php] [--pass-all] [--timeout MS]
-                  [--workers N] [--connections N]
+                  [--front-controller /index.php] [--pass-all] [--timeout MS] [--workers N] [--connections N]
+                  [--spawn 'CMD ARGS' [--processes N | --min N --max N] [--env NAME[=VALUE]]...]
 
 An HTTP server that serves static files from --root and passes scripts (*.php) to the FastCGI
 backends (host:port or a Unix socket path; several are balanced, with failover), like nginx's
 fastcgi_pass. --pass-all sends every request to the backends (an application server, not a PHP
-docroot). With no --backend it starts the built-in example app and passes every request to it.
+docroot). --spawn runs CMD (through /bin/sh -c 'exec CMD') under the process manager on a Unix
+socket in a temp dir and passes every request to it (mod_fastcgi's FastCgiServer); it takes the
+manager flags of \`fcgi spawn\` (--processes, --min/--max, --env, --watch, --restart-delay, ...).
+With neither it starts the built-in example app and passes every request to it.
 --workers N runs the gateway in N processes on the one port (like nginx's worker_processes; default
 1); --connections N bounds the connections to each backend, shared out among the workers (default 16).
 Default --listen 127.0.0.1:8080.`;
 
 export async function proxy(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['pass-all']);
+  const args = parseArgs(argv, ['pass-all', 'json']);
   const listen = one(args, 'listen') ?? '8080';
   const m = /^(?:(.+):)?(\d+)$/.exec(listen);
   if (!m) throw new UsageError(`--listen takes [HOST:]PORT, got ${listen}`);
   const host = m[1] ?? '127.0.0.1';
   const port = Number(m[2]);
-  const workers = count(args, 'workers', 1);
-  const connections = count(args, 'connections', 16);
+  const workers = count(args, 'workers', 1, 1);
+  const connections = count(args, 'connections', 16, 1);
   const inWorker = workerSettings();
   let backends = inWorker?.backends ?? all(args, 'backend');
   let cleanup = (): void => {};
-  let stopApp = (): void => {};
-  if (backends.length === 0) {
+  let stopApp = (): void | Promise<void> => {};
+  const spawnCmd = one(args, 'spawn');
+  if (!inWorker && spawnCmd !== undefined) {
+    if (backends.length > 0) throw new UsageError('--spawn and --backend: choose one');
+    const dir = mkdtempSync(join(tmpdir(), 'fcgi-proxy-'));
+    const manager = new Manager({ ...managerOptions(args, ['/bin/sh', '-c', `exec ${spawnCmd}`]), socket: join(dir, 'app.sock') });
+    reportManager(manager, false);
+    process.on('SIGHUP', () => void manager.rollingRestart());
+    await manager.start();
+    backends = [manager.address];
+    stopApp = () => manager.stop().then(() => rmSync(dir, { recursive: true, force: true }));
+    console.log(`fcgi proxy: started ${manager.targetProcesses} process(es) of ${spawnCmd} on ${manager.address}`);
+  } else if (backends.length === 0) {
     const dir = mkdtempSync(join(tmpdir(), 'fcgi-proxy-'));
     const socket = join(dir, 'example-app.sock');
     const app = serve(exampleApp, { listen: socket, handleSignals: false });
     await new Promise((r) => app.once('listening', r));
     backends = [socket];
-    stopApp = () => app.close();
+    stopApp = () => void app.close();
     cleanup = () => rmSync(dir, { recursive: true, force: true });
     console.log(`fcgi proxy: started the example FastCGI app on ${socket}`);
   }
@@ -63,7 +79,8 @@ export async function proxy(argv: string[]): Promise<number> {
     documentRoot: root,
     index: one(args, 'index'),
     frontController: one(args, 'front-controller'),
-    passAll: all(args, 'backend').length === 0 || one(args, 'pass-all') === 'true',
+    // an app server (the example app, or --spawn without --root) gets every request
+    passAll: (all(args, 'backend').length === 0 && (spawnCmd === undefined || one(args, 'root') === undefined)) || one(args, 'pass-all') === 'true',
     client: { timeouts: { firstByte: timeout }, maxConnections: inWorker?.maxConnections ?? connections },
   });
   const server = createHttpServer(gateway);
@@ -76,7 +93,7 @@ export async function proxy(argv: string[]): Promise<number> {
   server.close();
   server.closeAllConnections();
   gateway.close();
-  stopApp();
+  await stopApp();
   cleanup();
   if (inWorker) process.disconnect?.(); // the IPC channel to the primary would keep this process alive
   return 0;
@@ -87,11 +104,4 @@ function stopSignal(): Promise<void> {
     process.once('SIGINT', () => r());
     process.once('SIGTERM', () => r());
   });
-}
-
-function count(args: Parsed, name: string, fallback: number): number {
-  const text = one(args, name);
-  if (text === undefined) return fallback;
-  if (!/^[1-9]\d*$/.test(text)) throw new UsageError(`--${name} takes a positive whole number, got ${text}`);
-  return Number(text);
 }

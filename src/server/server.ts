@@ -29,6 +29,11 @@ export interface ServerOptions extends SocketConnectionOptions {
    * start the new version: true watches the entry script (process.argv[1]).
    */
   restartOnChange?: boolean | string;
+  /**
+   * Exit (code 0) once this many requests have started, after they finish, for a process manager to
+   * start a fresh process (php-fpm's pm.max_requests, PHP_FCGI_MAX_REQUESTS). Default: never.
+   */
+  exitAfterRequests?: number;
   /** Where protocol errors and lifecycle notes go. Default: console.error. */
   log?: (message: string) => void;
 }
@@ -42,6 +47,8 @@ export class FcgiServer extends EventEmitter {
   private readonly starter: Starter;
   private readonly net: NetServer;
   private readonly connections = new Set<SocketConnection>();
+  /** Connections that have carried a request: after close() only these are ended when idle and refused new requests. */
+  private readonly used = new WeakSet<SocketConnection>();
   private readonly allowed: Set<string> | null;
   private closing = false;
   private unixPath: string | null = null;
@@ -126,7 +133,9 @@ export class FcgiServer extends EventEmitter {
       }
       this.emit('close');
     };
-    for (const c of this.connections) if (c.protocol.openRequests === 0) c.socket.end();
+    // A connection accepted but not yet used (a web server's request on its way, or a process manager's
+    // listen queue handed to us) is served once; refusing it would lose a request no one else can take.
+    for (const c of this.connections) if (c.protocol.openRequests === 0 && this.used.has(c)) c.socket.end();
     if (this.connections.size === 0) setImmediate(done);
     else this.once('drained', done);
     return this;
@@ -138,10 +147,11 @@ export class FcgiServer extends EventEmitter {
       socket.destroy();
       return;
     }
-    const conn = new SocketConnection(
+    const conn: SocketConnection = new SocketConnection(
       socket,
       {
         start: (channel, info) => {
+          this.used.add(conn);
           this.requestsServed++;
           return this.starter(channel, info);
         },
@@ -158,7 +168,7 @@ export class FcgiServer extends EventEmitter {
         ...this.options,
         maxConnections: this.options.maxConnections ?? 1024,
         // asked per request, so a kept connection is served again once the others have gone
-        overloaded: () => this.closing || this.connections.size > (this.options.maxConnections ?? 1024),
+        overloaded: () => (this.closing && this.used.has(conn)) || this.connections.size > (this.options.maxConnections ?? 1024),
       },
     );
     this.connections.add(conn);
@@ -167,6 +177,11 @@ export class FcgiServer extends EventEmitter {
   }
 
   private afterRequests(conn: SocketConnection): void {
+    const limit = this.options.exitAfterRequests;
+    if (limit !== undefined && limit > 0 && this.requestsServed >= limit && !this.closing) {
+      this.log(`fcgi-wasm: served ${this.requestsServed} requests (exitAfterRequests); exiting after the requests in flight`);
+      this.close(() => process.exit(0));
+    }
     if (this.watched && mtimeOf(this.watched.file) !== this.watched.mtime) {
       this.log(`fcgi-wasm: ${this.watched.file} changed; exiting after the requests in flight`);
       this.watched = null;

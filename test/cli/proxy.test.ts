@@ -72,7 +72,7 @@ describe('fcgi proxy', () => {
     expect(workers()).toHaveLength(2);
     expect(await fetchAll(40)).toEqual(Array(40).fill(200));
     const [first] = workers();
-    process.kill(first!, "SIGKILL");
+    process.kill(first!, 'SIGKILL');
 
     let now = workers();
     for (let i = 0; i < 60 && !(now.length === 2 && !now.includes(first!)); i++) {
@@ -83,8 +83,7 @@ describe('fcgi proxy', () => {
     expect(now).not.toContain(first);
     expect(await fetchAll(20)).toEqual(Array(20).fill(200));
     const exited = new Promise((r) => child.once('exit', r));
-    // by pid: Deno's ChildProcess.kill() reports the signal as the cause of exit even when the child exits 0
-    process.kill(child.pid!, 'SIGTERM');
+    process.kill(child.pid!, 'SIGTERM'); // by pid, as above
     expect(await exited).toBe(0);
     expect(workers()).toEqual([]);
   });

@@ -105,8 +105,9 @@ describe('lifecycle', () => {
     it(`finishes 100 requests in flight on SIGTERM, then exits 0 (${style} style)`, async () => {
       const { child, port, exited, stderr } = await startApp({ APP_STYLE: style });
       const clients = await Promise.all(Array.from({ length: 10 }, () => RawClient.connect(port)));
-      const replies = clients.flatMap((c) => Array.from({ length: 10 }, (_, i) => c.request(i + 1, { REQUEST_METHOD: 'GET', REQUEST_URI: '/slow?ms=400' })));
-      await new Promise((r) => setTimeout(r, 150));
+      const replies = clients.flatMap((c) => Array.from({ length: 10 }, (_, i) => c.request(i + 1, { REQUEST_METHOD: 'GET', REQUEST_URI: '/slow?ms=1500' })));
+      // all 100 must have reached the app before the signal (a loaded machine can take a while)
+      await new Promise((r) => setTimeout(r, 700));
       // by pid: Deno's ChildProcess.kill() reports the signal as the cause of exit even when the child exits 0
       process.kill(child.pid!, 'SIGTERM');
       const done = await Promise.all(replies);
