@@ -38,8 +38,8 @@ describe('fcgi proxy --spawn', () => {
     expect(await (await fetch(`http://127.0.0.1:${port}/anything`)).text()).toBe('hello\n');
 
     // a watched file changes: new processes replace the old, and the proxy serves from them. (Under load
-    // through this gateway a request can still fail in the handover - see docs/process-manager.md - so
-    // the no-refusal proof under load is the nginx one in spawn.test.ts.)
+    // the gateway does not replay a request lost on a kept connection an old process closed - see
+    // docs/process-manager.md - so the no-refusal proof under load is the nginx one in spawn.test.ts.)
     const first = listening();
     utimesSync(watched, new Date(), new Date(Date.now() + 5000));
     await waitFor(() => listening().length === 4 && first.every((p) => !alive(p)), 6000, 'a rolling restart');
