@@ -5,8 +5,8 @@
 // - rolling-restart gap: 2 processes under load (8 concurrent request loops, straight to the socket),
 //   a rolling restart (what SIGHUP does) in the middle; requests refused (ECONNREFUSED) and failed.
 // usage: node bench/manager/run.mjs [--runs 20]   (after npm run build; needs php-cgi, php-fpm,
-// libfcgi-dev + gcc, libfcgi-perl). Everything runs in a temp dir on Unix sockets or 127.0.0.1, stopped by pid.
-import { execFileSync, spawn } from 'node:child_process';
+// libfcgi-dev + gcc, libfcgi-perl, libfcgi-bin's cgi-fcgi). Everything runs in a temp dir on Unix sockets or 127.0.0.1, stopped by pid.
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,16 +32,20 @@ const apps = [
   { name: 'Perl FCGI', command: 'perl', args: [join(ROOT, 'test/fixtures/manager/app.pl')], env: [], path: '/pid' },
 ];
 
-/** One request on a fresh connection; resolves when the reply has been read. */
-async function ask(address, app) {
-  const client = new Client({ address, timeouts: { total: 20_000 } });
-  try {
-    const res = await client.fetch(`http://bench${app.path}`, { documentRoot: dir, params: app.script ? { SCRIPT_FILENAME: app.script } : {} });
-    await res.text();
-    if (res.status !== 200) throw new Error(`status ${res.status}`);
-  } finally {
-    client.close();
-  }
+/**
+ * One request on a fresh connection, by fcgi2's cgi-fcgi (a process start, a few ms, the same for every
+ * app): a fresh Client first opens a GET_VALUES probe connection (held up to probeTimeout, 1 s), and a
+ * one-process fcgi2 app, which never answers it, serves the request's connection only after that.
+ */
+function ask(address, app) {
+  return new Promise((resolve, reject) => {
+    const env = { REQUEST_METHOD: 'GET', SCRIPT_NAME: app.path, REQUEST_URI: app.path, SCRIPT_FILENAME: app.script ?? join(dir, app.path), REDIRECT_STATUS: '200' };
+    execFile('cgi-fcgi', ['-bind', '-connect', address], { env, timeout: 20_000 }, (err, stdout) => {
+      if (err) reject(err);
+      else if (/^Status: [^2]/m.test(stdout)) reject(new Error(stdout.slice(0, 200)));
+      else resolve();
+    });
+  });
 }
 
 async function restartLatency(address, victimPid) {

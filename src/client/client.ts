@@ -141,10 +141,20 @@ export class Client {
    * The lowest level: starts a request whose reply goes to `sink` callbacks as it arrives (no streams,
    * no buffering). Resolves with the request id once it has begun. `pause`/`resume` in the sink's
    * `started` hold the app's connection while the consumer cannot take more (it also holds the other
-   * requests of a multiplexed connection); `cancel` gives the request up.
+   * requests of a multiplexed connection); `cancel` gives the request up. A request with no body or
+   * one in hand that a kept connection lost before any reply is sent again, as call() does (the sink
+   * has seen nothing of it; `started` is called again with the new connection's controls).
    */
-  exchange(options: RequestOptions, sink: ReplySink): Promise<number> {
-    return this.begin(options, false, sink);
+  exchange(options: RequestOptions, sink: ReplySink, replays = this.replays): Promise<number> {
+    const replaying: ReplySink = {
+      ...sink,
+      fail: (error) => {
+        if (!(error instanceof RetryError)) return sink.fail(error);
+        if (replays > 0) this.exchange(options, sink, replays - 1).catch((e: unknown) => sink.fail(e));
+        else sink.fail(error.cause);
+      },
+    };
+    return this.begin(options, replays > 0, replaying);
   }
 
   private async begin(options: RequestOptions, canRetry: boolean, sink: ReplySink): Promise<number> {

@@ -197,7 +197,6 @@ export class Pool {
   }
 
   private open(): Promise<PooledConnection> {
-    if (!this.probed && (this.options.multiplex ?? 'auto') === 'auto') this.probe();
     this.connecting++;
     return new Promise((resolve, reject) => {
       const socket = connectTo(this.options.address);
@@ -226,6 +225,9 @@ export class Pool {
 
   /** A request ended on `c`: keep it for the next one, or close it. */
   released(c: PooledConnection): void {
+    // Ask about multiplexing once the app has answered a request, not before: a one-process app (fcgi2)
+    // accepts connections in turn, and a probe connection accepted first would hold it for probeTimeout
+    if (!this.probed && (this.options.multiplex ?? 'auto') === 'auto') this.probe();
     if (c.closed || c.retired) return;
     if (this.waiting.length > 0 && c.load < c.capacity) {
       this.waiting.shift()!(c.reserve());
@@ -272,7 +274,8 @@ export class Pool {
   /**
    * Asks the app whether it multiplexes, on a connection of its own that carries nothing else: a request
    * written behind GET_VALUES on one connection is lost by fcgi2 (it drops a second record batch read
-   * at once, X15), and fcgi2 never answers GET_VALUES. Requests never wait for the answer.
+   * at once, X15), and fcgi2 never answers GET_VALUES. Requests never wait for the answer; until it
+   * comes, each connection carries one request.
    */
   private probe(): void {
     this.probed = true;

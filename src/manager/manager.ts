@@ -221,6 +221,7 @@ export class Manager extends EventEmitter {
       // spawn failed (ENOENT, EACCES): 'error' follows; count it as a process that died at once
       child.once('error', (err) => {
         this.log(`manager: could not start ${this.command}: ${err.message}`);
+        this.strikes++;
         this.scheduleReplacement(0);
       });
       return;

@@ -287,6 +287,30 @@ describe('Client faults', () => {
     dying.close();
   });
 
+  it('sends again, through exchange(), a request that a kept connection lost before any reply', async () => {
+    // answers the first request of each connection (STDOUT "hi", END_REQUEST), then drops the connection
+    // on the next one unanswered, as a process that is stopping does with its idle kept connections
+    const reply = Buffer.from('0106000100020600' + '6869' + '000000000000' + '0103000100080000' + '0000000000000000', 'hex');
+    let connections = 0;
+    const app = createNetServer((s) => {
+      connections++;
+      let requests = 0;
+      s.on('data', () => (requests++ === 0 ? s.write(reply) : s.destroy()));
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+    const c = new Client({ address: `127.0.0.1:${(app.address() as { port: number }).port}`, multiplex: false });
+    const viaExchange = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const out: Uint8Array[] = [];
+        c.exchange({ params: { REQUEST_METHOD: 'GET' } }, { stdout: (b) => out.push(b), stderr: () => {}, end: () => resolve(text(Buffer.concat(out))), fail: reject }).catch(reject);
+      });
+    expect(await viaExchange()).toBe('hi');
+    expect(await viaExchange()).toBe('hi'); // lost on the kept connection, answered on a new one
+    expect(connections).toBe(2);
+    c.close();
+    app.close();
+  });
+
   it('aborts with the AbortSignal, and queues past maxConnections', async () => {
     const c = new Client({ address: oursAddress, maxConnections: 1, multiplex: false });
     const ac = new AbortController();

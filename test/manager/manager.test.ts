@@ -132,6 +132,8 @@ describe('Manager', () => {
     const client = new Client({ address: tcp.address });
     cleanups.push(() => client.close());
     expect(await (await client.fetch('http://app/', { documentRoot: '/srv' })).text()).toBe('hello\n');
+    const taken = new Manager({ command: fcgi2AppBinary(), host: '::1', port: Number(tcp.address.split(':').at(-1)) });
+    await expect(taken.start()).rejects.toMatchObject({ code: 'ERR_FCGI_LISTEN', message: expect.stringContaining('EADDRINUSE') });
     const dir = tempDir();
     const unix = managed(new Manager({ command: fcgi2AppBinary(), socket: join(dir, 'a.sock'), socketMode: 0o660 }));
     await unix.start();

@@ -29,7 +29,8 @@ const apps: AppCase[] = [
   { name: 'our app (fcgi-wasm)', command: () => [process.execPath, OUR_APP], args: [], path: '/', unix: false },
   // fcgi2 and FCGI.pm finish the request in hand on SIGUSR1 (SIGTERM kills them)
   { name: 'the fcgi2 C app', command: () => [fcgi2AppBinary()], args: ['--stop-signal', 'SIGUSR1'], path: '/pid', unix: false },
-  { name: 'php-cgi', command: () => ['php-cgi'], args: ['--env', 'PHP_FCGI_CHILDREN=0'], path: '/pid.php', script: join(PHP_DIR, 'pid.php'), unix: true },
+  // php-cgi exits by itself after PHP_FCGI_MAX_REQUESTS (500), which the load here would reach
+  { name: 'php-cgi', command: () => ['php-cgi'], args: ['--env', 'PHP_FCGI_CHILDREN=0', '--env', 'PHP_FCGI_MAX_REQUESTS=100000'], path: '/pid.php', script: join(PHP_DIR, 'pid.php'), unix: true },
   { name: 'a Perl FCGI script', command: () => ['perl', PERL_APP], args: ['--stop-signal', 'USR1'], path: '/pid', unix: true },
 ];
 
@@ -55,8 +56,12 @@ describe('fcgi spawn behind nginx', () => {
 
       // kill -9 one child under load: nothing fails (nginx retries a request the dead child held), and
       // the manager is back to 2 processes within its restart delay (plus the time to start one)
-      const victim = [...spawned.pids][0]!;
-      const killed = await load(url, 2000, 6, () => void process.kill(victim, 'SIGKILL'), 600);
+      let victim = 0;
+      const killed = await load(url, 2000, 6, async () => {
+        await waitFor(() => [...spawned.pids].some(alive), 2000, 'a live process to kill');
+        victim = [...spawned.pids].find(alive)!;
+        process.kill(victim, 'SIGKILL');
+      }, 600);
       expect(killed.failed).toEqual([]);
       expect(killed.ok).toBeGreaterThan(20);
       await waitFor(() => spawned.pids.size === 2 && !spawned.pids.has(victim), 1000, 'a replacement process');
