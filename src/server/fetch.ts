@@ -28,6 +28,44 @@ export type FetchHandler = (request: Request, info: FetchInfo) => Response | Pro
 const encoder = new TextEncoder();
 const NO_BODY_METHODS = new Set(['GET', 'HEAD']);
 
+/**
+ * A request's abort signal, made only when someone asks for it: an AbortController costs more than the
+ * rest of a small request (Node's AbortSignal is a transferable object), and most handlers never look.
+ */
+class LazyAbort {
+  private controller: AbortController | null = null;
+  private reason: unknown = undefined;
+  private aborted = false;
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+/**
+ * The Request a handler gets: its `signal` is the request's own lazy one (aborted by
+ * FCGI_ABORT_REQUEST or a hang-up), rather than one linked to it by an event listener per request.
+ */
+class FcgiRequest extends Request {
+  readonly #abort: LazyAbort;
+  constructor(url: string, init: RequestInit, abort: LazyAbort) {
+    super(url, init);
+    this.#abort = abort;
+  }
+  override get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+}
+
 /** The request URL from the CGI params: scheme, host and the URI the client asked for. */
 export function urlFromParams(params: PairList): string {
   const https = (params.get('HTTPS') ?? '').toLowerCase() === 'on';
@@ -96,7 +134,7 @@ export function cgiHeadersOf(response: Response): string {
 
 export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo, handler: FetchHandler): RequestSink {
   const { requestId: id, params } = info;
-  const controller = new AbortController();
+  const abort = new LazyAbort();
   let ended = false;
   let appStatus = 0;
   const method = (params.get('REQUEST_METHOD') ?? 'GET').toUpperCase();
@@ -109,7 +147,9 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
     requestId: id,
     role: info.role,
     params,
-    signal: controller.signal,
+    get signal() {
+      return abort.signal;
+    },
     stderr: (text) => !ended && conn.stderr(id, typeof text === 'string' ? encoder.encode(text) : text),
     setAppStatus: (status) => (appStatus = status),
   };
@@ -129,12 +169,12 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
 
   const run = async (): Promise<void> => {
     const { headers } = headersFromParams(params);
-    const init: RequestInit & { duplex?: 'half' } = { method, headers: headers as Record<string, string>, signal: controller.signal };
+    const init: RequestInit & { duplex?: 'half' } = { method, headers: headers as Record<string, string> };
     if (body) {
       init.body = body.stream;
       init.duplex = 'half';
     }
-    const request = new Request(urlFromParams(params), init);
+    const request = new FcgiRequest(urlFromParams(params), init, abort);
     const response = await handler(request, fetchInfo);
     if (!(response instanceof Response)) throw new TypeError(`the handler returned ${typeof response}, not a Response`);
     const head = encoder.encode(cgiHeadersOf(response));
@@ -169,7 +209,7 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
     },
     abort() {
       if (ended) return;
-      controller.abort(new Error('FastCGI request aborted by the web server'));
+      abort.abort(new Error('FastCGI request aborted by the web server'));
       body?.error(new Error('FastCGI request aborted'));
       finish();
     },

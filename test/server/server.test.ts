@@ -219,10 +219,12 @@ describe('serve (fetch style)', () => {
     expect(parseCgi(r.stdout).body).toBe('POST http://example.test/p?q=2 body 127.0.0.1');
   });
 
-  it('aborts the handler signal on FCGI_ABORT_REQUEST', async () => {
+  it('aborts the handler signal and request.signal on FCGI_ABORT_REQUEST', async () => {
     let aborted: Promise<boolean> = Promise.resolve(false);
+    let request: Request | null = null;
     const server = serve(
-      (_req, info) => {
+      (req, info) => {
+        request = req;
         aborted = new Promise((r) => info.signal.addEventListener('abort', () => r(true)));
         return new Promise<Response>(() => {});
       },
@@ -236,5 +238,8 @@ describe('serve (fetch style)', () => {
     c.write(new Encoder().abortRequest(1));
     expect((await reply).protocolStatus).toBe(0);
     expect(await aborted).toBe(true);
+    expect(request!.signal.aborted).toBe(true);
+    expect(request!.signal.reason).toBeInstanceOf(Error);
+    expect(request!.signal).toBe(request!.signal); // one signal, made once
   });
 });
