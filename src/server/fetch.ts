@@ -179,8 +179,9 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
     if (!(response instanceof Response)) throw new TypeError(`the handler returned ${typeof response}, not a Response`);
     const head = encoder.encode(cgiHeadersOf(response));
     if (response.body === null || method === 'HEAD') return finish(head);
-    // Written as it comes: writes in one turn of the event loop share a writev (SocketConnection), so
-    // a small body, its headers and END_REQUEST still leave together.
+    // Written as it comes; writes in one turn of the event loop share a writev (SocketConnection), so a
+    // body in hand leaves with its headers and END_REQUEST together. A full socket is waited for before
+    // the next chunk is written, not before the next read: the end of a body must not wait for a drain.
     conn.stdout(id, head);
     const reader = response.body.getReader();
     for (;;) {
@@ -190,8 +191,12 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
         return;
       }
       if (done) return finish();
-      conn.stdout(id, value);
       if (conn.needDrain) await new Promise<void>((resolve) => conn.whenDrained(resolve));
+      if (ended) {
+        void reader.cancel();
+        return;
+      }
+      conn.stdout(id, value);
     }
   };
   queueMicrotask(() => run().then(undefined, fail));

@@ -2,6 +2,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
 import { createServer, serve, type FcgiServer } from '../../src/server/index.js';
 import { RecordType, Role, Encoder } from '../../src/codec/index.js';
 import { RawClient, parseCgi } from './raw-client.js';
@@ -217,6 +218,40 @@ describe('serve (fetch style)', () => {
     expect(text).toMatch(/^Status: 202 Accepted\r\n/);
     expect(text).toContain('set-cookie: a=1\r\nset-cookie: b=2\r\n');
     expect(parseCgi(r.stdout).body).toBe('POST http://example.test/p?q=2 body 127.0.0.1');
+  });
+
+  it('writes a streamed Response body as it is produced, and one in hand with END_REQUEST', async () => {
+    const server = serve(
+      (request) => {
+        if (request.url.endsWith('/whole')) return new Response('hello');
+        const body = new ReadableStream<Uint8Array>({
+          async start(c) {
+            c.enqueue(new TextEncoder().encode('first '));
+            await new Promise((r) => setTimeout(r, 400));
+            c.enqueue(new TextEncoder().encode('second'));
+            c.close();
+          },
+        });
+        return new Response(body);
+      },
+      { handleSignals: false, listen: { port: 0, host: '127.0.0.1' } },
+    );
+    servers.push(server);
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as { port: number }).port;
+    const c = await client(port);
+    const whole = await c.request(1, GET('/whole'));
+    expect(parseCgi(whole.stdout).body).toBe('hello');
+    expect(whole.stdoutRecords).toBe(2); // the head, then the body with the stream's end and END_REQUEST
+    // the first chunk must reach the web server long before the second is produced
+    const raw = connect(port, '127.0.0.1');
+    const arrivals: { at: number; bytes: number }[] = [];
+    raw.on('data', (d: Buffer) => arrivals.push({ at: Date.now(), bytes: d.length }));
+    const ended = new Promise((r) => raw.once('end', r));
+    raw.write(c.requestBytes(1, GET('/streamed'), undefined, { keep: false }));
+    await ended;
+    expect(arrivals.length).toBeGreaterThan(1);
+    expect(arrivals.at(-1)!.at - arrivals[0]!.at).toBeGreaterThan(250);
   });
 
   it('aborts the handler signal and request.signal on FCGI_ABORT_REQUEST', async () => {
