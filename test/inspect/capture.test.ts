@@ -87,17 +87,17 @@ describe('captures', () => {
   it('FastCGI found by content on any port; the web server is who sends BEGIN_REQUEST; other TCP left alone', () => {
     // the app's reply captured first, on ports that say nothing
     const [toApp, fromApp] = exchange(3, '/z');
-    const s: ConnectionSpec = { sends: [[1, fromApp.subarray(0, 0)], [0, toApp], [1, fromApp]], client: ['10.0.0.5', 443], server: ['10.0.0.9', 80] };
+    const s: ConnectionSpec = { sends: [[1, fromApp.subarray(0, 0)], [0, toApp], [1, fromApp]], client: ['127.0.0.5', 443], server: ['127.0.0.9', 80] };
     const segs = segments(s);
     // the server's segments before the client's: a capture where the answer's packet was seen first
     const reply = segs.filter((x) => x.side === 1 && x.data.length > 0);
     const reordered = [...segs.slice(0, 3), ...reply, ...segs.slice(3).filter((x) => !reply.includes(x))];
-    const http = { sends: [[0, t.encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n')], [1, t.encode('HTTP/1.1 200 OK\r\n\r\n')]] as [0 | 1, Uint8Array][], client: ['10.0.0.5', 5555] as [string, number] };
+    const http = { sends: [[0, t.encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n')], [1, t.encode('HTTP/1.1 200 OK\r\n\r\n')]] as [0 | 1, Uint8Array][], client: ['127.0.0.5', 5555] as [string, number] };
     const r = inspect(pcap(LINK.ETHERNET, [...frames(http, segments(http), LINK.ETHERNET), ...frames(s, reordered, LINK.ETHERNET)]));
     expect(r.stats.otherConnections).toBe(1);
     expect(r.conversations).toHaveLength(1);
     const c = r.conversations[0]!;
-    expect([c.client, c.server]).toEqual([{ address: '10.0.0.5', port: 443 }, { address: '10.0.0.9', port: 80 }]);
+    expect([c.client, c.server]).toEqual([{ address: '127.0.0.5', port: 443 }, { address: '127.0.0.9', port: 80 }]);
     expect(c.exchanges[0]!.requestId).toBe(3);
     expect(c.exchanges[0]!.response!.headers).toEqual([['X-Uri', '/z']]);
   });
