@@ -12,6 +12,7 @@
 # Everything runs on 127.0.0.1 high ports in $SCRATCH and is stopped by pid.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
+. "$HERE/bench/lib/conf.sh"
 SHARED=${SHARED:-$HERE/../shared}
 SCRATCH=${SCRATCH:-/tmp/fcgi-cli-bench}
 DURATION=${DURATION:-3s}
@@ -40,33 +41,11 @@ cat > "$SCRATCH/www/hello.php" <<'PHP'
 header('Content-Type: text/plain');
 echo "hello\n";
 PHP
-cat > "$SCRATCH/php-fpm.conf" <<CONF
-[global]
-pid = $SCRATCH/php-fpm.pid
-error_log = $SCRATCH/php-fpm.log
-daemonize = no
-[bench]
-listen = 127.0.0.1:$PHP_PORT
-listen.backlog = 1024
-pm = static
-pm.max_children = 16
-clear_env = yes
-[bench2]
-listen = 127.0.0.1:$PHP2_PORT
-listen.backlog = 1024
-pm = static
-pm.max_children = 16
-clear_env = yes
-CONF
+php_fpm_conf "$SCRATCH" "bench:$PHP_PORT:16:1024" "bench2:$PHP2_PORT:16:1024" > "$SCRATCH/php-fpm.conf"
 PHPFPM=$(ls /usr/sbin/php-fpm* | head -1)
 $APP_CPU "$PHPFPM" -F -R -y "$SCRATCH/php-fpm.conf" -p "$SCRATCH" -d expose_php=0 -d default_charset= & pids+=($!)
 $APP_CPU node "$HERE/bench/app/hello-app.mjs" $OURS_PORT > "$SCRATCH/ours.log" 2>&1 & pids+=($!)
-cat > "$SCRATCH/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $SCRATCH/nginx.pid; error_log $SCRATCH/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off; client_body_temp_path $SCRATCH/client_body; proxy_temp_path $SCRATCH/proxy; fastcgi_temp_path $SCRATCH/fastcgi;
-  uwsgi_temp_path $SCRATCH/uwsgi; scgi_temp_path $SCRATCH/scgi; keepalive_requests 1000000;
+{ nginx_prelude "$SCRATCH" 4096 1000000; cat <<CONF
   include /etc/nginx/fastcgi_params;
   fastcgi_param SCRIPT_FILENAME $SCRATCH/www/hello.php;
   upstream c { server 127.0.0.1:$C_PORT; keepalive $CONNS; }
@@ -78,6 +57,7 @@ http {
     location /ours/ { fastcgi_pass ours; fastcgi_keep_conn on; } }
 }
 CONF
+} > "$SCRATCH/nginx.conf"
 $GEN_CPU nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!); NGINX_PID=$!
 sleep 1.5
 for app in c php ours; do

@@ -7,6 +7,7 @@
 # Everything runs on 127.0.0.1 high ports, in $SCRATCH (default /tmp/fcgi-gateway-bench), and is stopped by pid.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
+. "$HERE/bench/lib/conf.sh"
 SHARED=${SHARED:-$HERE/../shared}
 SCRATCH=${SCRATCH:-/tmp/fcgi-gateway-bench}
 DURATION=${DURATION:-5s}
@@ -21,29 +22,7 @@ cc -O2 -o "$SCRATCH/c-hello" "$SHARED/peers/apps/c/hello.c" -lfcgi
 "$SCRATCH/c-hello" 127.0.0.1:$C_PORT 16 & pids+=($!)
 "$SCRATCH/c-hello" 127.0.0.1:$C2_PORT 16 & pids+=($!)
 "$SCRATCH/c-hello" 127.0.0.1:$C3_PORT 16 & pids+=($!)
-cat > "$SCRATCH/php-fpm.conf" <<CONF
-[global]
-pid = $SCRATCH/php-fpm.pid
-error_log = $SCRATCH/php-fpm.log
-daemonize = no
-[bench]
-listen = 127.0.0.1:$PHP_PORT
-listen.backlog = 1024
-pm = static
-pm.max_children = 16
-clear_env = yes
-[bench2]
-listen = 127.0.0.1:$PHP2_PORT
-listen.backlog = 1024
-pm = static
-pm.max_children = 16
-clear_env = yes
-[upload]
-listen = 127.0.0.1:$UP_PORT
-pm = static
-pm.max_children = 2
-clear_env = yes
-CONF
+php_fpm_conf "$SCRATCH" "bench:$PHP_PORT:16:1024" "bench2:$PHP2_PORT:16:1024" "upload:$UP_PORT:2" > "$SCRATCH/php-fpm.conf"
 PHPFPM=$(ls /usr/sbin/php-fpm* | head -1)
 "$PHPFPM" -F -R -y "$SCRATCH/php-fpm.conf" -p "$SCRATCH" -d expose_php=0 -d default_charset= -d enable_post_data_reading=0 & pids+=($!)
 mkdir -p "$SCRATCH/www"; cp "$SHARED/peers/apps/php/index.php" "$SCRATCH/www/index.php"
@@ -53,12 +32,7 @@ $in = fopen('php://input', 'rb'); $n = 0; $h = hash_init('md5');
 while (!feof($in)) { $b = fread($in, 1 << 16); $n += strlen($b); hash_update($h, $b); }
 echo $n, ' ', hash_final($h);
 PHP
-cat > "$SCRATCH/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $SCRATCH/nginx.pid; error_log $SCRATCH/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off; client_body_temp_path $SCRATCH/client_body; proxy_temp_path $SCRATCH/proxy; fastcgi_temp_path $SCRATCH/fastcgi;
-  uwsgi_temp_path $SCRATCH/uwsgi; scgi_temp_path $SCRATCH/scgi; keepalive_requests 100000;
+{ nginx_prelude "$SCRATCH" 4096 100000; cat <<CONF
   fastcgi_buffers 16 16k; fastcgi_max_temp_file_size 0;
   include /etc/nginx/fastcgi_params;
   upstream c { server 127.0.0.1:$C_PORT; keepalive 16; }
@@ -68,6 +42,7 @@ http {
     location /php/ { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $SCRATCH/www/index.php; fastcgi_pass php; fastcgi_keep_conn on; } }
 }
 CONF
+} > "$SCRATCH/nginx.conf"
 nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!)
 node "$HERE/dist/cli/main.js" proxy --listen 127.0.0.1:$GW_C --backend 127.0.0.1:$C2_PORT --pass-all > "$SCRATCH/gw-c.log" 2>&1 & pids+=($!)
 # the same gateway in two processes (--workers 2, as nginx's worker_processes 2; nginx here runs 1)

@@ -7,6 +7,7 @@
 # prints the app's port (the one to give tshark's -d tcp.port==PORT,fcgi) on stdout.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
+. "$HERE/bench/lib/conf.sh"
 OUT=${1:?usage: make-capture.sh OUT.pcap}
 TARGET_MB=${TARGET_MB:-100}
 LIMIT=${LIMIT:-120}
@@ -18,17 +19,13 @@ trap cleanup EXIT
 port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 APP_PORT=$(port); NGINX_PORT=$(port)
 node "$HERE/bench/app/hello-app.mjs" "$APP_PORT" >"$SCRATCH/app.log" 2>&1 & pids+=($!)
-cat > "$SCRATCH/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $SCRATCH/nginx.pid; error_log $SCRATCH/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off; client_body_temp_path $SCRATCH/client_body; proxy_temp_path $SCRATCH/proxy; fastcgi_temp_path $SCRATCH/fastcgi;
-  uwsgi_temp_path $SCRATCH/uwsgi; scgi_temp_path $SCRATCH/scgi; keepalive_requests 100000;
+{ nginx_prelude "$SCRATCH" 1024 100000; cat <<CONF
   include /etc/nginx/fastcgi_params;
   upstream app { server 127.0.0.1:$APP_PORT; keepalive 8; }
   server { listen 127.0.0.1:$NGINX_PORT; location / { fastcgi_pass app; fastcgi_keep_conn on; } }
 }
 CONF
+} > "$SCRATCH/nginx.conf"
 nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$NGINX_PORT/hello" >/dev/null && break; sleep 0.1; done
 tcpdump -i lo -s 0 -U -w "$OUT" "tcp port $APP_PORT" 2>"$SCRATCH/tcpdump.log" & TCPDUMP=$!; pids+=($TCPDUMP)
