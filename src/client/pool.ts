@@ -1,6 +1,7 @@
 // Connections to one FastCGI app: a pool over TCP or a Unix socket with keep-alive, a limit, idle
-// expiry, and multiplexing once the app says FCGI_MPXS_CONNS=1 (asked with GET_VALUES on each new
-// connection, never waited for: fcgi2 does not answer, so requests start at one per connection).
+// expiry, and multiplexing once the app says FCGI_MPXS_CONNS=1 (asked once with GET_VALUES, on a
+// connection of its own after the first answered request, never waited for: fcgi2 does not answer, so
+// requests start at one per connection).
 
 import type { Socket } from 'node:net';
 import { ClientConnection, type ClientConnectionHandler } from '../protocol/client-connection.js';
