@@ -4,7 +4,7 @@
 
 import { Pool, type PoolOptions, type PooledConnection, type RequestEvents } from './pool.js';
 import { FastCGIError } from '../codec/errors.js';
-import { concatBytes } from '../codec/bytes.js';
+import { concatBytes, copyBytes } from '../codec/bytes.js';
 import { ProtocolStatus, Role } from '../codec/constants.js';
 import type { Pairs } from '../codec/encoder.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
@@ -337,12 +337,12 @@ export class Client {
       stdout: (_id, chunk) => {
         firstByte();
         touched();
-        sink.stdout(chunk.slice());
+        sink.stdout(copyBytes(chunk));
       },
       stderr: (_id, chunk) => {
         firstByte();
         touched();
-        sink.stderr(chunk.slice());
+        sink.stderr(copyBytes(chunk));
       },
       end: (appStatus, protocolStatus) => {
         if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) return finish(null, appStatus);

@@ -65,9 +65,13 @@ export class PooledConnection {
       write: (parts) => {
         // small parts (headers, params, a short body) go as one buffer: one write is cheaper than a
         // writev of many small pieces; large payload slices keep their own buffers
+        if (parts.length === 1) {
+          socket.write(parts[0]!);
+          return;
+        }
         let size = 0;
         for (const p of parts) size += p.length;
-        if (parts.length > 1 && size <= 16 * 1024) {
+        if (size <= 16 * 1024) {
           socket.write(concatBytes(parts, size));
           return;
         }

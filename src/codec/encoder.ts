@@ -5,6 +5,7 @@
 import { codec, type Codec } from './wasm.js';
 import { RecordType, MAX_CONTENT_LENGTH, HEADER_LENGTH } from './constants.js';
 import { FastCGIError } from './errors.js';
+import { allocBytes, copyBytes } from './bytes.js';
 
 /** A name or value: a string (Latin-1 when every char fits in a byte, else UTF-8) or raw bytes. */
 export type PairInput = string | Uint8Array;
@@ -64,7 +65,7 @@ export class Encoder {
     const c = this.c;
     const at = c.scratch(HEADER_LENGTH);
     const pad = c.x.recordHeader(at, type, requestId, content.length);
-    const out = new Uint8Array(HEADER_LENGTH + content.length + pad);
+    const out = allocBytes(HEADER_LENGTH + content.length + pad);
     out.set(c.u8.subarray(at, at + HEADER_LENGTH), 0);
     out.set(content, HEADER_LENGTH);
     return out;
@@ -91,7 +92,7 @@ export class Encoder {
     const at = c.scratch(16);
     c.x.recordHeader(at, type, requestId, 8);
     body(at + 8);
-    return c.u8.slice(at, at + 16);
+    return copyBytes(c.u8.subarray(at, at + 16));
   }
 
   /**
@@ -102,10 +103,27 @@ export class Encoder {
     checkId(requestId);
     checkType(type);
     return this.withPairs(pairs, (c, lens, count, bytes, total) => {
-      // bounded generously: prefixes, headers, padding, and room to stage one pair longer than a record
-      const out = c.scratch(2 * (total + count * 8) + 16 * (Math.ceil(total / MAX_CONTENT_LENGTH) + count + 2) + 8192, bytes + total);
+      const out = c.scratch(packedBound(total, count), bytes + total);
       const written = c.x.packPairs(out, type, requestId, lens, count, bytes, terminate ? 1 : 0);
-      return c.u8.slice(out, out + written);
+      return copyBytes(c.u8.subarray(out, out + written));
+    });
+  }
+
+  /**
+   * The opening of a request as a web server sends it: BEGIN_REQUEST, the params (packed, terminated)
+   * and, when given, a whole body as STDIN with its end. One buffer when it is small (a GET is one
+   * allocation and one write); a large body follows as slices of itself.
+   */
+  requestStart(requestId: number, role: number, flags: number, params: Pairs, body?: Uint8Array): Uint8Array[] {
+    checkId(requestId);
+    if (requestId === 0) throw new FastCGIError('BAD_REQUEST_ID', 'FCGI_BEGIN_REQUEST needs a nonzero request id');
+    return this.withPairs(params, (c, lens, count, bytes, total) => {
+      const at = c.scratch(16 + packedBound(total, count), bytes + total);
+      c.x.recordHeader(at, RecordType.BEGIN_REQUEST, requestId, 8);
+      c.x.beginBody(at + 8, role & 0xffff, flags & 0xff);
+      const headLen = 16 + c.x.packPairs(at + 16, RecordType.PARAMS, requestId, lens, count, bytes, 1);
+      if (body === undefined) return [copyBytes(this.c.u8.subarray(at, at + headLen))];
+      return this.framed(RecordType.STDIN, requestId, body, true, 0, null, at, headLen);
     });
   }
 
@@ -114,15 +132,12 @@ export class Encoder {
     return this.withPairs(pairs, (c, lens, count, bytes, total) => {
       const out = c.scratch(total + count * 8, bytes + total);
       const written = c.x.pairsBody(out, lens, count, bytes);
-      return c.u8.slice(out, out + written);
+      return copyBytes(c.u8.subarray(out, out + written));
     });
   }
 
   /** Stages the pairs' lengths and bytes in wasm scratch memory for `write`. */
-  private withPairs(
-    pairs: Pairs,
-    write: (c: Codec, lens: number, count: number, bytes: number, total: number) => Uint8Array,
-  ): Uint8Array {
+  private withPairs<T>(pairs: Pairs, write: (c: Codec, lens: number, count: number, bytes: number, total: number) => T): T {
     // strings stay strings (their length is their Latin-1 byte count) and are written straight into wasm memory
     const encoded: WireValue[] = [];
     let total = 0;
@@ -214,12 +229,15 @@ export class Encoder {
     });
   }
 
-  /** `data` framed as records of `type`, then `trailerLen` more bytes that `trailer` writes at its address. */
-  private framed(type: number, requestId: number, data: Uint8Array, terminate: boolean, trailerLen: number, trailer: ((at: number) => void) | null): Uint8Array[] {
+  /**
+   * `data` framed as records of `type`, then `trailerLen` more bytes that `trailer` writes at its address;
+   * led by `prefixLen` bytes already written at `prefixAt` in wasm memory, if any.
+   */
+  private framed(type: number, requestId: number, data: Uint8Array, terminate: boolean, trailerLen: number, trailer: ((at: number) => void) | null, prefixAt = 0, prefixLen = 0): Uint8Array[] {
     const c = this.c;
     const len = data.length;
     const records = Math.ceil(len / c.STREAM_CUT);
-    const at = c.scratch(records * 8 + 16 + trailerLen);
+    const at = c.scratch(records * 8 + 16 + trailerLen, prefixAt + prefixLen);
     const n = c.x.frameStream(at, type, requestId, len, terminate ? 1 : 0);
     const pad = (8 - (len & 7)) & 7;
     const tail = at + n * 8;
@@ -227,22 +245,28 @@ export class Encoder {
     trailer?.(tail + tailLen - trailerLen);
     const u8 = c.u8;
     if (len <= COPY_LIMIT) {
-      const out = new Uint8Array(n * 8 + len + tailLen);
+      const out = allocBytes(prefixLen + n * 8 + len + tailLen);
+      if (prefixLen > 0) out.set(u8.subarray(prefixAt, prefixAt + prefixLen), 0);
       if (n > 0) {
-        out.set(u8.subarray(at, at + 8), 0);
-        out.set(data, 8);
+        out.set(u8.subarray(at, at + 8), prefixLen);
+        out.set(data, prefixLen + 8);
       }
-      out.set(u8.subarray(tail, tail + tailLen), n * 8 + len);
+      out.set(u8.subarray(tail, tail + tailLen), prefixLen + n * 8 + len);
       return [out];
     }
-    const parts: Uint8Array[] = [];
+    const parts: Uint8Array[] = prefixLen > 0 ? [copyBytes(u8.subarray(prefixAt, prefixAt + prefixLen))] : [];
     for (let k = 0; k < n; k++) {
-      parts.push(u8.slice(at + k * 8, at + k * 8 + 8));
+      parts.push(copyBytes(u8.subarray(at + k * 8, at + k * 8 + 8)));
       parts.push(data.subarray(k * c.STREAM_CUT, Math.min(len, (k + 1) * c.STREAM_CUT)));
     }
-    if (tailLen > 0) parts.push(u8.slice(tail, tail + tailLen));
+    if (tailLen > 0) parts.push(copyBytes(u8.subarray(tail, tail + tailLen)));
     return parts;
   }
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Room packPairs may need: prefixes, headers, padding, and room to stage one pair longer than a record (generous). */
+function packedBound(total: number, count: number): number {
+  return 2 * (total + count * 8) + 16 * (Math.ceil(total / MAX_CONTENT_LENGTH) + count + 2) + 8192;
+}

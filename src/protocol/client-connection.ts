@@ -75,8 +75,7 @@ export class ClientConnection {
     while (this.active.has(id)) id++;
     if (id > 0xffff) throw new RangeError('fcgi-wasm: no free request id on this connection');
     this.active.add(id);
-    const head = [this.encoder.beginRequest(id, options.role ?? Role.RESPONDER, options.keepConn === false ? 0 : Flags.KEEP_CONN), this.encoder.pairs(id, params)];
-    this.handler.write(body === undefined ? head : head.concat(this.encoder.stream(RecordType.STDIN, id, body, true)));
+    this.handler.write(this.encoder.requestStart(id, options.role ?? Role.RESPONDER, options.keepConn === false ? 0 : Flags.KEEP_CONN, params, body));
     return id;
   }
 
