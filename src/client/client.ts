@@ -146,15 +146,7 @@ export class Client {
    * has seen nothing of it; `started` is called again with the new connection's controls).
    */
   exchange(options: RequestOptions, sink: ReplySink, replays = this.replays): Promise<number> {
-    const replaying: ReplySink = {
-      ...sink,
-      fail: (error) => {
-        if (!(error instanceof RetryError)) return sink.fail(error);
-        if (replays > 0) this.exchange(options, sink, replays - 1).catch((e: unknown) => sink.fail(e));
-        else sink.fail(error.cause);
-      },
-    };
-    return this.begin(options, replays > 0, replaying);
+    return this.begin(options, replays > 0, new Replaying(this, options, sink, replays));
   }
 
   private async begin(options: RequestOptions, canRetry: boolean, sink: ReplySink): Promise<number> {
@@ -165,7 +157,7 @@ export class Client {
     while (conn.closed) conn = await this.pool.acquire(); // it closed between the pool's answer and now
     const replayable = options.body === undefined || typeof options.body === 'string' || options.body instanceof Uint8Array;
     const id = this.start(conn, options, canRetry && replayable, sink);
-    sink.started?.({ pause: () => conn.socket.pause(), resume: () => conn.socket.resume(), cancel: () => conn.cancel(id) });
+    sink.started?.(new Flow(conn, id));
     return id;
   }
 
@@ -301,69 +293,16 @@ export class Client {
 
   /** Starts a request on `conn`; its reply goes to `sink`. Returns the request id. */
   private start(conn: PooledConnection, options: RequestOptions, canRetry: boolean, sink: ReplySink): number {
-    const timeouts = this.options.timeouts ?? {};
-    let finished = false;
-    let id = 0;
-    const timers: ReturnType<typeof setTimeout>[] = [];
-    let idleTimer: ReturnType<typeof setTimeout> | null = null;
-
-    const finish = (error: unknown | null, appStatus = 0): void => {
-      if (finished) return;
-      finished = true;
-      for (const t of timers) clearTimeout(t);
-      if (idleTimer) clearTimeout(idleTimer);
-      options.signal?.removeEventListener('abort', onAbort);
-      if (error === null) sink.end(appStatus);
-      else sink.fail(error);
-    };
-    const giveUp = (error: Error): void => {
-      if (finished) return;
-      conn.cancel(id);
-      finish(error);
-    };
-    const touched = (): void => {
-      if (!timeouts.idle) return;
-      if (idleTimer) clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => giveUp(new FastCGIError('TIMEOUT_IDLE', `the FastCGI app sent nothing for ${timeouts.idle} ms`)), timeouts.idle);
-    };
-    let answered = false;
-    const firstByte = (): void => {
-      if (answered) return;
-      answered = true;
-      if (timers[0] && timeouts.firstByte) clearTimeout(timers[0]);
-    };
-
-    const events: RequestEvents = {
-      stdout: (_id, chunk) => {
-        firstByte();
-        touched();
-        sink.stdout(copyBytes(chunk));
-      },
-      stderr: (_id, chunk) => {
-        firstByte();
-        touched();
-        sink.stderr(copyBytes(chunk));
-      },
-      end: (appStatus, protocolStatus) => {
-        if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) return finish(null, appStatus);
-        const [code, message] = STATUS_ERRORS[protocolStatus] ?? ['PROTOCOL_STATUS', `the app ended the request with protocol status ${protocolStatus}`];
-        finish(new FastCGIError(code, message));
-      },
-      fail: (error, retryable) => finish(retryable && canRetry ? new RetryError(error) : error),
-    };
-    const onAbort = (): void => giveUp(options.signal!.reason instanceof Error ? options.signal!.reason : new FastCGIError('ABORTED', 'the request was aborted'));
-
+    const run = new RequestRun(conn, options, this.options.timeouts ?? {}, canRetry, sink);
     // BEGIN, PARAMS and a body already in hand (with its STDIN end) leave in one write, as nginx does:
     // fcgi2 answers a GET before reading STDIN, and a STDIN end arriving after its answer is read as a
     // stray record that makes it drop the kept connection. A streamed body (or a filter's DATA) follows.
     const body = options.body;
     const inHand = options.role !== Role.FILTER && (body === undefined || typeof body === 'string' || body instanceof Uint8Array);
     const keepConn = this.options.keepAlive !== false;
-    id = conn.begin(events, (c) => c.begin(options.params, { role: options.role, keepConn }, inHand ? bodyBytes(body) : undefined));
-    if (timeouts.firstByte) timers[0] = setTimeout(() => giveUp(new FastCGIError('TIMEOUT_FIRST_BYTE', `the FastCGI app did not answer within ${timeouts.firstByte} ms`)), timeouts.firstByte);
-    if (timeouts.total) timers.push(setTimeout(() => giveUp(new FastCGIError('TIMEOUT_TOTAL', `the FastCGI request took longer than ${timeouts.total} ms`)), timeouts.total));
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (!inHand) void this.send(conn, id, options).catch((e: unknown) => giveUp(e instanceof Error ? e : new Error(String(e))));
+    const id = conn.begin(run, (c) => c.begin(options.params, { role: options.role, keepConn }, inHand ? bodyBytes(body) : undefined));
+    run.started(id);
+    if (!inHand) void this.send(conn, id, options).catch((e: unknown) => run.giveUp(e instanceof Error ? e : new Error(String(e))));
     return id;
   }
 
@@ -371,6 +310,131 @@ export class Client {
   private async send(conn: PooledConnection, id: number, options: RequestOptions): Promise<void> {
     await stream(conn, options.body, (chunk, end) => conn.conn.stdin(id, chunk, end));
     if (options.role === Role.FILTER) await stream(conn, options.data, (chunk, end) => conn.conn.data(id, chunk, end));
+  }
+}
+
+/**
+ * One request on a connection: routes the app's records to the sink, keeps its timers, and ends it once
+ * (END_REQUEST, a failure, a timeout or an abort). A class rather than closures: it is made per request.
+ */
+class RequestRun implements RequestEvents {
+  private id = 0;
+  private finished = false;
+  private answered = false;
+  private firstByteTimer: ReturnType<typeof setTimeout> | null = null;
+  private totalTimer: ReturnType<typeof setTimeout> | null = null;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly onAbort: (() => void) | null = null;
+
+  constructor(
+    private readonly conn: PooledConnection,
+    private readonly options: RequestOptions,
+    private readonly timeouts: NonNullable<ClientOptions['timeouts']>,
+    private readonly canRetry: boolean,
+    private readonly sink: ReplySink,
+  ) {
+    const signal = options.signal;
+    if (signal) this.onAbort = () => this.giveUp(signal.reason instanceof Error ? signal.reason : new FastCGIError('ABORTED', 'the request was aborted'));
+  }
+
+  /** The request has begun as `id`: its timers start. */
+  started(id: number): void {
+    this.id = id;
+    const { firstByte, total } = this.timeouts;
+    if (firstByte) this.firstByteTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_FIRST_BYTE', `the FastCGI app did not answer within ${firstByte} ms`)), firstByte);
+    if (total) this.totalTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_TOTAL', `the FastCGI request took longer than ${total} ms`)), total);
+    if (this.onAbort) this.options.signal!.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  stdout(_id: number, chunk: Uint8Array): void {
+    this.touched();
+    this.sink.stdout(copyBytes(chunk));
+  }
+  stderr(_id: number, chunk: Uint8Array): void {
+    this.touched();
+    this.sink.stderr(copyBytes(chunk));
+  }
+  end(appStatus: number, protocolStatus: number): void {
+    if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) return this.finish(null, appStatus);
+    const [code, message] = STATUS_ERRORS[protocolStatus] ?? ['PROTOCOL_STATUS', `the app ended the request with protocol status ${protocolStatus}`];
+    this.finish(new FastCGIError(code, message));
+  }
+  fail(error: Error, retryable: boolean): void {
+    this.finish(retryable && this.canRetry ? new RetryError(error) : error);
+  }
+
+  /** The caller gave up (timeout, abort, a body that failed): the request is dropped. */
+  giveUp(error: Error): void {
+    if (this.finished) return;
+    this.conn.cancel(this.id);
+    this.finish(error);
+  }
+
+  /** A reply byte came: the first-byte timer is done, the idle timer starts over. */
+  private touched(): void {
+    if (!this.answered) {
+      this.answered = true;
+      if (this.firstByteTimer) clearTimeout(this.firstByteTimer);
+    }
+    const idle = this.timeouts.idle;
+    if (!idle) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_IDLE', `the FastCGI app sent nothing for ${idle} ms`)), idle);
+  }
+
+  private finish(error: unknown | null, appStatus = 0): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.firstByteTimer) clearTimeout(this.firstByteTimer);
+    if (this.totalTimer) clearTimeout(this.totalTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.onAbort) this.options.signal!.removeEventListener('abort', this.onAbort);
+    if (error === null) this.sink.end(appStatus);
+    else this.sink.fail(error);
+  }
+}
+
+/** A sink whose request is sent again (up to `replays` times) when a kept connection lost it unanswered. */
+class Replaying implements ReplySink {
+  constructor(
+    private readonly client: Client,
+    private readonly options: RequestOptions,
+    private readonly sink: ReplySink,
+    private readonly replays: number,
+  ) {}
+  stdout(chunk: Uint8Array): void {
+    this.sink.stdout(chunk);
+  }
+  stderr(chunk: Uint8Array): void {
+    this.sink.stderr(chunk);
+  }
+  end(appStatus: number): void {
+    this.sink.end(appStatus);
+  }
+  started(flow: { pause(): void; resume(): void; cancel(): void }): void {
+    this.sink.started?.(flow);
+  }
+  fail(error: unknown): void {
+    if (!(error instanceof RetryError)) return this.sink.fail(error);
+    if (this.replays > 0) this.client.exchange(this.options, this.sink, this.replays - 1).catch((e: unknown) => this.sink.fail(e));
+    else this.sink.fail(error.cause);
+  }
+}
+
+/** Flow control a ReplySink gets for its request: the connection's, since records arrive in order on it. */
+class Flow {
+  constructor(
+    private readonly conn: PooledConnection,
+    private readonly id: number,
+  ) {}
+  pause(): void {
+    this.conn.socket.pause();
+  }
+  resume(): void {
+    this.conn.socket.resume();
+  }
+  cancel(): void {
+    this.conn.cancel(this.id);
   }
 }
 

@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { Client, bufferBody, type Body, type ClientOptions } from './client.js';
+import { Client, bufferBody, type Body, type ClientOptions, type ReplySink } from './client.js';
 import { cgiParams, safePath, splitScript, type UrlParts } from './cgi-params.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
 import { concatBytes } from '../codec/bytes.js';
@@ -205,86 +205,109 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
  * out as one write with a Content-Length instead of chunked pieces.
  */
 function exchange(client: Client, params: Record<string, string>, body: Body | undefined, res: ServerResponse, head: boolean, log: (m: string) => void): Promise<string | null> {
-  return new Promise((resolvePromise, reject) => {
-    const parser = new CgiResponseParser();
-    let flow: { pause(): void; resume(): void; cancel(): void } | null = null;
-    let cgiHead: CgiHead | null = null;
-    let wroteHead = false;
-    let held: Uint8Array[] = [];
-    let heldSince = false;
-    let redirect: string | null = null;
-    let done = false;
-    const fail = (err: unknown): void => {
-      if (done) return;
-      done = true;
-      flow?.cancel();
-      reject(err);
-    };
-    const send = (chunk: Uint8Array): void => {
-      if (!res.write(chunk)) {
-        flow?.pause();
-        res.once('drain', () => flow?.resume());
-      }
-    };
-    // more of the body is on its way: the head goes out as it is (chunked unless the app sent a length)
-    const flush = (): void => {
-      heldSince = false;
-      if (done) return;
-      if (!wroteHead) {
-        wroteHead = true;
-        res.writeHead(cgiHead!.status, cgiHead!.statusText, cgiHead!.headers.flat());
-      }
-      const chunks = held;
-      held = [];
-      if (!head) for (const c of chunks) send(c);
-    };
-    client
-      .exchange({ params, body }, {
-        started: (f) => (flow = f),
-        stdout: (chunk) => {
-          if (done || redirect !== null) return;
-          if (cgiHead === null) {
-            let parsed;
-            try {
-              parsed = parser.push(chunk);
-            } catch (err) {
-              return fail(err);
-            }
-            if (parsed === null) return;
-            cgiHead = parsed.head!;
-            if (cgiHead.localRedirect) {
-              redirect = cgiHead.location!;
-              return;
-            }
-            chunk = parsed.body;
-          }
-          if (chunk.length > 0) held.push(chunk);
-          if (!heldSince) {
-            heldSince = true;
-            queueMicrotask(flush);
-          }
-        },
-        stderr: (chunk) => log(`fcgi-wasm gateway: backend stderr: ${Buffer.from(chunk).toString('utf8').trimEnd()}`),
-        end: () => {
-          if (done) return;
-          done = true;
-          if (cgiHead === null) {
-            try {
-              parser.end(); // throws INCOMPLETE_HEADERS
-            } catch (err) {
-              return reject(err);
-            }
-          }
-          if (redirect === null) finishReply(res, cgiHead!, wroteHead, held, head);
-          resolvePromise(redirect);
-        },
-        fail,
-      })
-      .catch(fail);
-    res.once('close', () => {
-      if (!done && !res.writableFinished) fail(new FastCGIError('CLIENT_GONE', 'the HTTP client went away'));
-    });
+  return new Promise((resolve, reject) => {
+    const relay = new Relay(res, head, log, resolve, reject);
+    client.exchange({ params, body }, relay).catch((e: unknown) => relay.fail(e));
+    res.once('close', () => relay.clientClosed());
   });
+}
+
+/** One reply on its way from the backend to res (a class, not a set of closures: one is made per request). */
+class Relay implements ReplySink {
+  private readonly parser = new CgiResponseParser();
+  private flow: { pause(): void; resume(): void; cancel(): void } | null = null;
+  private cgiHead: CgiHead | null = null;
+  private wroteHead = false;
+  private held: Uint8Array[] = [];
+  private flushQueued = false;
+  private redirect: string | null = null;
+  private done = false;
+  private readonly flushNow = (): void => this.flush();
+  private readonly resumeFlow = (): void => this.flow?.resume();
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly head: boolean,
+    private readonly log: (m: string) => void,
+    private readonly resolve: (redirect: string | null) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  started(flow: { pause(): void; resume(): void; cancel(): void }): void {
+    this.flow = flow;
+  }
+
+  stdout(chunk: Uint8Array): void {
+    if (this.done || this.redirect !== null) return;
+    if (this.cgiHead === null) {
+      let parsed;
+      try {
+        parsed = this.parser.push(chunk);
+      } catch (err) {
+        return this.fail(err);
+      }
+      if (parsed === null) return;
+      this.cgiHead = parsed.head!;
+      if (this.cgiHead.localRedirect) {
+        this.redirect = this.cgiHead.location!;
+        return;
+      }
+      chunk = parsed.body;
+    }
+    if (chunk.length > 0) this.held.push(chunk);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushNow);
+    }
+  }
+
+  stderr(chunk: Uint8Array): void {
+    this.log(`fcgi-wasm gateway: backend stderr: ${Buffer.from(chunk).toString('utf8').trimEnd()}`);
+  }
+
+  end(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.cgiHead === null) {
+      try {
+        this.parser.end(); // throws INCOMPLETE_HEADERS
+      } catch (err) {
+        return this.reject(err);
+      }
+    }
+    if (this.redirect === null) finishReply(this.res, this.cgiHead!, this.wroteHead, this.held, this.head);
+    this.resolve(this.redirect);
+  }
+
+  fail(err: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.flow?.cancel();
+    this.reject(err);
+  }
+
+  clientClosed(): void {
+    if (!this.done && !this.res.writableFinished) this.fail(new FastCGIError('CLIENT_GONE', 'the HTTP client went away'));
+  }
+
+  /** More of the body is on its way: the head goes out as it is (chunked unless the app sent a length). */
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.done) return;
+    if (!this.wroteHead) {
+      this.wroteHead = true;
+      this.res.writeHead(this.cgiHead!.status, this.cgiHead!.statusText, this.cgiHead!.headers.flat());
+    }
+    const chunks = this.held;
+    this.held = [];
+    if (this.head) return;
+    for (const c of chunks) {
+      if (!this.res.write(c)) {
+        this.flow?.pause();
+        this.res.once('drain', this.resumeFlow);
+      }
+    }
+  }
 }
 
 /** The reply is complete: what is still held goes out, with a Content-Length when the head has not gone yet. */

@@ -83,8 +83,8 @@ export class PooledConnection {
         this.shut(error ?? new FastCGIError('BACKEND_CLOSED', 'the FastCGI app closed the connection'));
         socket.destroy();
       },
-      stdout: (id, chunk) => this.route(id, (r) => r.events.stdout(id, chunk)),
-      stderr: (id, chunk) => this.route(id, (r) => r.events.stderr(id, chunk)),
+      stdout: (id, chunk) => this.answered(id)?.stdout(id, chunk),
+      stderr: (id, chunk) => this.answered(id)?.stderr(id, chunk),
       end: (id, appStatus, protocolStatus) => {
         this.unansweredSince = 0;
         const r = this.requests.get(id);
@@ -142,12 +142,13 @@ export class PooledConnection {
     else this.socket.destroy();
   }
 
-  private route(id: number, fn: (r: { events: RequestEvents; answered: boolean }) => void): void {
+  /** A reply record for request `id` came: where it goes (undefined: a request already given up). */
+  private answered(id: number): RequestEvents | undefined {
     const r = this.requests.get(id);
-    if (!r) return;
+    if (!r) return undefined;
     r.answered = true;
     this.unansweredSince = 0;
-    fn(r);
+    return r.events;
   }
 
   private shut(error: Error): void {
