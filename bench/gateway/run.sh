@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The gateway against nginx, each in front of its own copy of the same FastCGI backends (keep-alive
 # connections hold process-per-connection workers, so two front ends must not share one pool), under wrk
-# (-t1 -c16, keep-alive on both sides): fcgi2's C hello app (16 workers) and php-fpm (16 children, the
+# (-t1 -c16, keep-alive on both sides, after a warm-up of each): fcgi2's C hello app (16 workers) and php-fpm (16 children, the
 # peers' index.php); then a 1 GiB upload streamed through the gateway to php-fpm, with its peak RSS.
 # usage: bash bench/gateway/run.sh   (after npm run build; needs nginx, php-fpm, libfcgi-dev, wrk)
 # Everything runs on 127.0.0.1 high ports, in $SCRATCH (default /tmp/fcgi-gateway-bench), and is stopped by pid.
@@ -55,6 +55,10 @@ done
 
 declare -A RPS
 run() { wrk -t1 -c16 -d"$DURATION" "$2" | awk '/Requests\/sec/ {print $2}'; }
+# warm-up, as the peers harness does: V8 compiles the gateway's hot path in its first seconds (nginx needs none)
+for url in "http://127.0.0.1:$NGINX_PORT/c/hello" "http://127.0.0.1:$GW_C/c/hello" "http://127.0.0.1:$GW_C2/c/hello" "http://127.0.0.1:$NGINX_PORT/php/hello" "http://127.0.0.1:$GW_PHP/php/hello"; do
+  wrk -t1 -c16 -d"${WARMUP:-3s}" "$url" > /dev/null
+done
 for rep in $(seq "$REPS"); do
   for pair in "nginx-c http://127.0.0.1:$NGINX_PORT/c/hello" "gateway-c http://127.0.0.1:$GW_C/c/hello" "gateway2-c http://127.0.0.1:$GW_C2/c/hello" "nginx-php http://127.0.0.1:$NGINX_PORT/php/hello" "gateway-php http://127.0.0.1:$GW_PHP/php/hello"; do
     set -- $pair
@@ -63,6 +67,7 @@ for rep in $(seq "$REPS"); do
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo
+for k in "${!RPS[@]}"; do echo "# $k req/s per rep:${RPS[$k]}"; done
 echo "| backend | nginx req/s | gateway req/s | gateway/nginx |"
 echo "| --- | ---: | ---: | ---: |"
 for b in c php; do
