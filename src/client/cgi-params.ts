@@ -23,6 +23,8 @@ export interface CgiParamsOptions {
 
 /** The path of a URL, percent-decoded and normalised; throws BAD_PATH for NUL or a path leaving the root. */
 export function safePath(pathname: string): string {
+  // the common case, a plain path (no escapes, no dot segment, no empty segment, no backslash), is already normal
+  if (PLAIN_PATH.test(pathname)) return pathname;
   let decoded: string;
   try {
     decoded = decodeURIComponent(pathname);
@@ -35,6 +37,9 @@ export function safePath(pathname: string): string {
   if (normalized.split('/').includes('..')) throw new FastCGIError('BAD_PATH', `the request path leaves the document root: ${JSON.stringify(pathname)}`);
   return normalized;
 }
+
+/** A path that decoding and normalising would leave as it is. */
+const PLAIN_PATH = /^(?=\/)(?:\/(?!\.{1,2}(?:\/|$))[^/%\\\0]+)*\/?$/;
 
 /** Splits a path into the script and the PATH_INFO after it ('/a.php/x' -> ['/a.php', '/x']). */
 export function splitScript(path: string, pattern = /^(.+?\.php)(\/.*)?$/): [string, string] {
@@ -112,7 +117,19 @@ function addHeader(params: Record<string, string>, name: string, value: string):
   }
   if (name === 'content-length') return;
   if (name === 'proxy') return; // httpoxy: a client must not set HTTP_PROXY for the app
-  const key = `HTTP_${name.toUpperCase().replace(/-/g, '_')}`;
+  const key = paramName(name);
   const before = params[key];
   params[key] = before === undefined ? value : `${before}${name === 'cookie' ? '; ' : ', '}${value}`;
+}
+
+/** HTTP_* names of header names seen (a handful of names recur in every request), at most 1000 of them. */
+const PARAM_NAMES = new Map<string, string>();
+function paramName(header: string): string {
+  let key = PARAM_NAMES.get(header);
+  if (key === undefined) {
+    key = `HTTP_${header.toUpperCase().replace(/-/g, '_')}`;
+    if (PARAM_NAMES.size >= 1000) PARAM_NAMES.clear();
+    PARAM_NAMES.set(header, key);
+  }
+  return key;
 }

@@ -87,6 +87,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
 
   /** Healthy backends in round-robin order, then those whose retry time has come. */
   function candidates(): Backend[] {
+    if (backends.length === 1) return backends; // tried even when marked down: there is no other
     const now = Date.now();
     const order = backends.map((_, i) => backends[(next + i) % backends.length]!);
     next = (next + 1) % backends.length;
