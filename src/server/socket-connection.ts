@@ -41,6 +41,8 @@ export interface SocketConnectionEvents {
   closed(conn: SocketConnection): void;
 }
 
+function ignoreError(): void {}
+
 export class SocketConnection implements RequestChannel {
   readonly socket: Socket;
   readonly protocol: ServerConnection;
@@ -79,23 +81,28 @@ export class SocketConnection implements RequestChannel {
       },
       options,
     );
-    socket.on('data', (chunk: Buffer) => this.protocol.receive(chunk));
-    socket.on('end', () => this.protocol.receiveEnd());
-    socket.on('drain', () => {
+    const onData = (chunk: Buffer): void => this.protocol.receive(chunk);
+    const onEnd = (): void => this.protocol.receiveEnd();
+    const onDrain = (): void => {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
       for (const w of waiters) w();
-    });
-    // A peer that vanished (EPIPE, ECONNRESET) only ends its requests; nothing else is touched.
-    socket.on('error', () => {});
-    socket.on('close', () => {
+    };
+    const onClose = (): void => {
       for (const sink of this.sinks.values()) sink.abort();
       this.sinks.clear();
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const w of waiters) w();
+      onDrain();
       events.closed(this);
-    });
+      // Node keeps a closed socket alive through the next scavenges (the young-generation collections;
+      // a plain net server shows it too), and with it all that its listeners reach. Let go of this
+      // connection, so that under a connection per request its state dies young instead of being
+      // promoted and collected by the slower full collections.
+      socket.off('data', onData).off('end', onEnd).off('drain', onDrain).off('close', onClose);
+      if (options.idleTimeout) socket.setTimeout(0);
+    };
+    socket.on('data', onData).on('end', onEnd).on('drain', onDrain).on('close', onClose);
+    // A peer that vanished (EPIPE, ECONNRESET) only ends its requests; nothing else is touched.
+    socket.on('error', ignoreError);
     if (options.idleTimeout) {
       socket.setTimeout(options.idleTimeout, () => {
         if (this.protocol.openRequests === 0) socket.destroy();
