@@ -99,6 +99,26 @@ describe('Encoder', () => {
     expect(concat(decoded.slice(0, 2).map((r) => r.content))).toEqual(data);
   });
 
+  it('opens a request (BEGIN, PARAMS and a body in hand) with the same bytes as its records written one by one', () => {
+    const params = { SCRIPT_FILENAME: '/srv/index.php', REQUEST_METHOD: 'POST', HTTP_HOST: 'example.test', X: 'y'.repeat(70_000) };
+    for (const body of [undefined, new Uint8Array(0), new Uint8Array([1, 2, 3]), new Uint8Array(100_000).map((_, i) => i & 0xff)]) {
+      const parts = enc.requestStart(7, Role.RESPONDER, Flags.KEEP_CONN, params, body);
+      const apart = [enc.beginRequest(7, Role.RESPONDER, Flags.KEEP_CONN), enc.pairs(7, params), ...(body ? enc.stream(RecordType.STDIN, 7, body, true) : [])];
+      expect(toHex(concat(parts))).toBe(toHex(concat(apart)));
+    }
+    // a GET: one buffer, one write
+    expect(enc.requestStart(1, Role.RESPONDER, 0, { REQUEST_METHOD: 'GET' }, new Uint8Array(0))).toHaveLength(1);
+  });
+
+  it('hands out small records from shared memory without two of them ever overlapping', () => {
+    const records = Array.from({ length: 5000 }, (_, i) => enc.record(RecordType.STDOUT, 1 + (i % 100), new Uint8Array([i & 0xff])));
+    records.forEach((r, i) => expect([r.length, r[8]]).toEqual([16, i & 0xff])); // header, its byte, padding
+    // give every record its own fill, then check that no later fill reached an earlier record
+    records.forEach((r, i) => r.fill(i % 251));
+    records.forEach((r, i) => expect(r.every((b) => b === i % 251)).toBe(true));
+    expect(new Set(records.map((r) => r.buffer)).size).toBeLessThan(records.length / 100); // they share slabs
+  });
+
   it('refuses what no record can carry, with typed errors', () => {
     expect(() => enc.record(RecordType.STDOUT, 1, new Uint8Array(65536))).toThrow(FastCGIError);
     expect(() => encodeRecord(RecordType.STDOUT, 70000)).toThrow(/request id must be an integer from 0 to 65535/);
@@ -106,3 +126,4 @@ describe('Encoder', () => {
     expect(() => enc.beginRequest(0, Role.RESPONDER)).toThrow(/nonzero request id/);
   });
 });
+
