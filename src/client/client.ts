@@ -4,7 +4,7 @@
 
 import { Pool, type PoolOptions, type PooledConnection, type RequestEvents } from './pool.js';
 import { FastCGIError } from '../codec/errors.js';
-import { concatBytes, copyBytes } from '../codec/bytes.js';
+import { concatBytes } from '../codec/bytes.js';
 import { ProtocolStatus, Role } from '../codec/constants.js';
 import type { Pairs } from '../codec/encoder.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
@@ -348,11 +348,11 @@ class RequestRun implements RequestEvents {
 
   stdout(_id: number, chunk: Uint8Array): void {
     this.touched();
-    this.sink.stdout(copyBytes(chunk));
+    this.sink.stdout(chunk.slice()); // the caller's: it owns its buffer
   }
   stderr(_id: number, chunk: Uint8Array): void {
     this.touched();
-    this.sink.stderr(copyBytes(chunk));
+    this.sink.stderr(chunk.slice());
   }
   end(appStatus: number, protocolStatus: number): void {
     if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) return this.finish(null, appStatus);

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { ClientConnection, type ClientConnectionHandler } from '../protocol/client-connection.js';
 import { FastCGIError } from '../codec/errors.js';
-import { concatBytes } from '../codec/bytes.js';
+import { allocBytes, concatBytes } from '../codec/bytes.js';
 import { connectTo } from './connect.js';
 import { getValues } from './get-values.js';
 
@@ -72,7 +72,7 @@ export class PooledConnection {
         let size = 0;
         for (const p of parts) size += p.length;
         if (size <= 16 * 1024) {
-          socket.write(concatBytes(parts, size));
+          socket.write(concatBytes(parts, size, allocBytes(size)));
           return;
         }
         socket.cork();
@@ -92,7 +92,7 @@ export class PooledConnection {
         r?.events.end(appStatus, protocolStatus);
         this.pool.released(this);
       },
-    });
+    }, { pooledOutput: true }); // each output is written to the socket at once
     socket.on('data', (chunk) => this.conn.receive(chunk));
     socket.on('end', () => this.conn.receiveEnd());
     socket.on('error', (err) => this.shut(new FastCGIError('BACKEND_ERROR', `FastCGI connection to ${pool.options.address} failed: ${err.message}`)));

@@ -2,6 +2,9 @@
 // does: an ArrayBuffer of its own costs a malloc, a backing-store record and a sweep by the collector,
 // and a request pays that for each of its handful of small records. A slab is never handed out twice:
 // it is freed when no view of it is left, and every view starts zeroed, as `new Uint8Array(n)` does.
+//
+// Only for bytes the library writes to a socket and drops: an array handed to a caller must own its
+// buffer (its `.buffer` is its data, and transferring it must not detach other requests' records).
 
 const SLAB_BYTES = 16 * 1024;
 /** Arrays longer than this get an ArrayBuffer of their own. */
@@ -28,9 +31,11 @@ export function copyBytes(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The parts, back to back in one new array (`size`: their total length, when the caller knows it). */
-export function concatBytes(parts: Uint8Array[], size = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {
-  const out = allocBytes(size);
+/**
+ * The parts, back to back in one new array (`size`: their total length, when the caller knows it;
+ * `out`: where to put them, e.g. allocBytes(size) for bytes bound for a socket).
+ */
+export function concatBytes(parts: Uint8Array[], size = parts.reduce((n, p) => n + p.length, 0), out: Uint8Array = new Uint8Array(size)): Uint8Array {
   let o = 0;
   for (const p of parts) {
     out.set(p, o);

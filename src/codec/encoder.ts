@@ -52,8 +52,26 @@ export function pairBytes(v: PairInput): Uint8Array {
   return out;
 }
 
+export interface EncoderOptions {
+  /**
+   * Small outputs share slabs (see codec/bytes.ts): for a connection that writes each output to its
+   * socket and drops it. Off by default: then every output owns its ArrayBuffer.
+   */
+  pooled?: boolean;
+}
+
+const ownBytes = (n: number): Uint8Array => new Uint8Array(n);
+const ownCopy = (bytes: Uint8Array): Uint8Array => bytes.slice();
+
 export class Encoder {
   private readonly c: Codec = codec();
+  private readonly alloc: (n: number) => Uint8Array;
+  private readonly copy: (bytes: Uint8Array) => Uint8Array;
+
+  constructor(options: EncoderOptions = {}) {
+    this.alloc = options.pooled ? allocBytes : ownBytes;
+    this.copy = options.pooled ? copyBytes : ownCopy;
+  }
 
   /** One record with `content` (at most 65535 bytes) and canonical padding. */
   record(type: number, requestId: number, content: Uint8Array = EMPTY): Uint8Array {
@@ -65,7 +83,7 @@ export class Encoder {
     const c = this.c;
     const at = c.scratch(HEADER_LENGTH);
     const pad = c.x.recordHeader(at, type, requestId, content.length);
-    const out = allocBytes(HEADER_LENGTH + content.length + pad);
+    const out = this.alloc(HEADER_LENGTH + content.length + pad);
     out.set(c.u8.subarray(at, at + HEADER_LENGTH), 0);
     out.set(content, HEADER_LENGTH);
     return out;
@@ -92,7 +110,7 @@ export class Encoder {
     const at = c.scratch(16);
     c.x.recordHeader(at, type, requestId, 8);
     body(at + 8);
-    return copyBytes(c.u8.subarray(at, at + 16));
+    return this.copy(c.u8.subarray(at, at + 16));
   }
 
   /**
@@ -105,7 +123,7 @@ export class Encoder {
     return this.withPairs(pairs, (c, lens, count, bytes, total) => {
       const out = c.scratch(packedBound(total, count), bytes + total);
       const written = c.x.packPairs(out, type, requestId, lens, count, bytes, terminate ? 1 : 0);
-      return copyBytes(c.u8.subarray(out, out + written));
+      return this.copy(c.u8.subarray(out, out + written));
     });
   }
 
@@ -122,7 +140,7 @@ export class Encoder {
       c.x.recordHeader(at, RecordType.BEGIN_REQUEST, requestId, 8);
       c.x.beginBody(at + 8, role & 0xffff, flags & 0xff);
       const headLen = 16 + c.x.packPairs(at + 16, RecordType.PARAMS, requestId, lens, count, bytes, 1);
-      if (body === undefined) return [copyBytes(this.c.u8.subarray(at, at + headLen))];
+      if (body === undefined) return [this.copy(this.c.u8.subarray(at, at + headLen))];
       return this.framed(RecordType.STDIN, requestId, body, true, 0, null, at, headLen);
     });
   }
@@ -132,7 +150,7 @@ export class Encoder {
     return this.withPairs(pairs, (c, lens, count, bytes, total) => {
       const out = c.scratch(total + count * 8, bytes + total);
       const written = c.x.pairsBody(out, lens, count, bytes);
-      return copyBytes(c.u8.subarray(out, out + written));
+      return this.copy(c.u8.subarray(out, out + written));
     });
   }
 
@@ -245,7 +263,7 @@ export class Encoder {
     trailer?.(tail + tailLen - trailerLen);
     const u8 = c.u8;
     if (len <= COPY_LIMIT) {
-      const out = allocBytes(prefixLen + n * 8 + len + tailLen);
+      const out = this.alloc(prefixLen + n * 8 + len + tailLen);
       if (prefixLen > 0) out.set(u8.subarray(prefixAt, prefixAt + prefixLen), 0);
       if (n > 0) {
         out.set(u8.subarray(at, at + 8), prefixLen);
@@ -254,12 +272,12 @@ export class Encoder {
       out.set(u8.subarray(tail, tail + tailLen), prefixLen + n * 8 + len);
       return [out];
     }
-    const parts: Uint8Array[] = prefixLen > 0 ? [copyBytes(u8.subarray(prefixAt, prefixAt + prefixLen))] : [];
+    const parts: Uint8Array[] = prefixLen > 0 ? [this.copy(u8.subarray(prefixAt, prefixAt + prefixLen))] : [];
     for (let k = 0; k < n; k++) {
-      parts.push(copyBytes(u8.subarray(at + k * 8, at + k * 8 + 8)));
+      parts.push(this.copy(u8.subarray(at + k * 8, at + k * 8 + 8)));
       parts.push(data.subarray(k * c.STREAM_CUT, Math.min(len, (k + 1) * c.STREAM_CUT)));
     }
-    if (tailLen > 0) parts.push(copyBytes(u8.subarray(tail, tail + tailLen)));
+    if (tailLen > 0) parts.push(this.copy(u8.subarray(tail, tail + tailLen)));
     return parts;
   }
 }

@@ -2,7 +2,7 @@
 export { Decoder, DEFAULT_MAX_PARAMS_BYTES } from './decoder.js';
 export type { DecoderHandler, DecoderOptions } from './decoder.js';
 export { Encoder, pairBytes } from './encoder.js';
-export type { PairInput, Pairs } from './encoder.js';
+export type { EncoderOptions, PairInput, Pairs } from './encoder.js';
 export { PairList, latin1 } from './pairs.js';
 export { decodeRecords, decodePairs, decodePairList, encodeRecord, encodePairs } from './records.js';
 export type { FcgiRecord } from './records.js';

@@ -36,13 +36,18 @@ export interface BeginOptions {
 export class ClientConnection {
   private readonly handler: ClientConnectionHandler;
   private readonly decoder: Decoder;
-  private readonly encoder = new Encoder();
+  private readonly encoder: Encoder;
   /** Active request ids. */
   private readonly active = new Set<number>();
   private closed = false;
 
-  constructor(handler: ClientConnectionHandler, options: DecoderOptions = {}) {
+  /**
+   * `pooledOutput`: small outputs share memory slabs (Encoder's `pooled`), for a caller that writes each
+   * one to its socket at once and keeps none. Default false: every output owns its ArrayBuffer.
+   */
+  constructor(handler: ClientConnectionHandler, options: DecoderOptions & { pooledOutput?: boolean } = {}) {
     this.handler = handler;
+    this.encoder = new Encoder({ pooled: options.pooledOutput });
     this.decoder = new Decoder(
       {
         record: (type, id, content) => this.onRecord(type, id, content),

@@ -21,6 +21,11 @@ import { feed } from './feed.js';
 import { Flags, ProtocolStatus, RecordType, Role, Values } from '../codec/constants.js';
 
 export interface ServerConnectionOptions {
+  /**
+   * Small outputs share memory slabs (Encoder's `pooled`): for a caller that writes each output to its
+   * socket at once and keeps none. Default false: every output owns its ArrayBuffer.
+   */
+  pooledOutput?: boolean;
   /** Accept several requests at once on this connection (FCGI_MPXS_CONNS). Default true. */
   multiplex?: boolean;
   /** Requests open at once on this connection; more get OVERLOADED (FCGI_MAX_REQS). Default 100. */
@@ -79,7 +84,7 @@ const KNOWN_ROLES = new Set<number>([Role.RESPONDER, Role.AUTHORIZER, Role.FILTE
 export class ServerConnection {
   private readonly handler: ServerConnectionHandler;
   private readonly decoder: Decoder;
-  private readonly encoder = new Encoder();
+  private readonly encoder: Encoder;
   private readonly multiplex: boolean;
   private readonly maxRequests: number;
   private readonly maxConnections: number;
@@ -93,6 +98,7 @@ export class ServerConnection {
 
   constructor(handler: ServerConnectionHandler, options: ServerConnectionOptions = {}) {
     this.handler = handler;
+    this.encoder = new Encoder({ pooled: options.pooledOutput });
     this.multiplex = options.multiplex ?? true;
     this.maxRequests = this.multiplex ? (options.maxRequests ?? 100) : 1;
     this.maxConnections = options.maxConnections ?? 1024;

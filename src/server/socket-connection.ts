@@ -79,7 +79,7 @@ export class SocketConnection implements RequestChannel {
         data: (id, chunk) => this.sinks.get(id)?.data(chunk),
         abort: (id) => this.sinks.get(id)?.abort(),
       },
-      options,
+      { ...options, pooledOutput: true }, // each output is written to the socket at once
     );
     const onData = (chunk: Buffer): void => this.protocol.receive(chunk);
     const onEnd = (): void => this.protocol.receiveEnd();
@@ -97,17 +97,16 @@ export class SocketConnection implements RequestChannel {
       // a plain net server shows it too), and with it all that its listeners reach. Let go of this
       // connection, so that under a connection per request its state dies young instead of being
       // promoted and collected by the slower full collections.
-      socket.off('data', onData).off('end', onEnd).off('drain', onDrain).off('close', onClose);
+      socket.off('data', onData).off('end', onEnd).off('drain', onDrain).off('close', onClose).off('timeout', onIdle);
       if (options.idleTimeout) socket.setTimeout(0);
+    };
+    const onIdle = (): void => {
+      if (this.protocol.openRequests === 0) socket.destroy();
     };
     socket.on('data', onData).on('end', onEnd).on('drain', onDrain).on('close', onClose);
     // A peer that vanished (EPIPE, ECONNRESET) only ends its requests; nothing else is touched.
     socket.on('error', ignoreError);
-    if (options.idleTimeout) {
-      socket.setTimeout(options.idleTimeout, () => {
-        if (this.protocol.openRequests === 0) socket.destroy();
-      });
-    }
+    if (options.idleTimeout) socket.setTimeout(options.idleTimeout, onIdle);
   }
 
   /** True when the socket's buffer is full: wait for whenDrained() before writing more. */

@@ -110,13 +110,17 @@ describe('Encoder', () => {
     expect(enc.requestStart(1, Role.RESPONDER, 0, { REQUEST_METHOD: 'GET' }, new Uint8Array(0))).toHaveLength(1);
   });
 
-  it('hands out small records from shared memory without two of them ever overlapping', () => {
-    const records = Array.from({ length: 5000 }, (_, i) => enc.record(RecordType.STDOUT, 1 + (i % 100), new Uint8Array([i & 0xff])));
+  it('pooled (for a socket), hands out small records from shared memory without two of them ever overlapping', () => {
+    const pooled = new Encoder({ pooled: true });
+    const records = Array.from({ length: 5000 }, (_, i) => pooled.record(RecordType.STDOUT, 1 + (i % 100), new Uint8Array([i & 0xff])));
     records.forEach((r, i) => expect([r.length, r[8]]).toEqual([16, i & 0xff])); // header, its byte, padding
     // give every record its own fill, then check that no later fill reached an earlier record
     records.forEach((r, i) => r.fill(i % 251));
     records.forEach((r, i) => expect(r.every((b) => b === i % 251)).toBe(true));
     expect(new Set(records.map((r) => r.buffer)).size).toBeLessThan(records.length / 100); // they share slabs
+    // by default, what a caller gets owns its buffer (its .buffer is its bytes; transferring it detaches nothing else)
+    const own = [enc.record(RecordType.STDOUT, 1, new Uint8Array([1])), enc.beginRequest(1, Role.RESPONDER), ...enc.requestStart(1, Role.RESPONDER, 0, { A: 'b' })];
+    for (const r of own) expect([r.byteOffset, r.buffer.byteLength]).toEqual([0, r.length]);
   });
 
   it('refuses what no record can carry, with typed errors', () => {
