@@ -2,10 +2,11 @@
 // `call()` collects a whole reply; `fetch()` speaks Request/Response with CGI/1.1 params and parses the
 // CGI response (Status, Location, local redirects).
 
-import { Pool, type PoolOptions, type PooledConnection, type RequestEvents } from './pool.js';
+import { Pool, type PoolOptions, type PooledConnection } from './pool.js';
+import { Flow, Replaying, RequestRun, RetryError } from './request-run.js';
 import { FastCGIError } from '../codec/errors.js';
 import { concatBytes } from '../codec/bytes.js';
-import { ProtocolStatus, Role } from '../codec/constants.js';
+import { Role } from '../codec/constants.js';
 import type { Pairs } from '../codec/encoder.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
 import { cgiParamsFor, type CgiParamsOptions } from './cgi-params.js';
@@ -54,12 +55,6 @@ export interface FetchOptions extends CgiParamsOptions {
   /** A body without Content-Length is buffered to learn its length: at most this many bytes (BODY_TOO_LARGE). Default 64 MiB. */
   maxBufferedBody?: number;
 }
-
-const STATUS_ERRORS: Record<number, [string, string]> = {
-  [ProtocolStatus.CANT_MPX_CONN]: ['CANT_MPX_CONN', 'the app cannot take another request on this connection (FCGI_CANT_MPX_CONN)'],
-  [ProtocolStatus.OVERLOADED]: ['OVERLOADED', 'the app is overloaded (FCGI_OVERLOADED)'],
-  [ProtocolStatus.UNKNOWN_ROLE]: ['UNKNOWN_ROLE', 'the app does not play this role (FCGI_UNKNOWN_ROLE)'],
-};
 
 export class Client {
   readonly options: ClientOptions;
@@ -313,131 +308,6 @@ export class Client {
   }
 }
 
-/**
- * One request on a connection: routes the app's records to the sink, keeps its timers, and ends it once
- * (END_REQUEST, a failure, a timeout or an abort). A class rather than closures: it is made per request.
- */
-class RequestRun implements RequestEvents {
-  private id = 0;
-  private finished = false;
-  private answered = false;
-  private firstByteTimer: ReturnType<typeof setTimeout> | null = null;
-  private totalTimer: ReturnType<typeof setTimeout> | null = null;
-  private idleTimer: ReturnType<typeof setTimeout> | null = null;
-  private readonly onAbort: (() => void) | null = null;
-
-  constructor(
-    private readonly conn: PooledConnection,
-    private readonly options: RequestOptions,
-    private readonly timeouts: NonNullable<ClientOptions['timeouts']>,
-    private readonly canRetry: boolean,
-    private readonly sink: ReplySink,
-  ) {
-    const signal = options.signal;
-    if (signal) this.onAbort = () => this.giveUp(signal.reason instanceof Error ? signal.reason : new FastCGIError('ABORTED', 'the request was aborted'));
-  }
-
-  /** The request has begun as `id`: its timers start. */
-  started(id: number): void {
-    this.id = id;
-    const { firstByte, total } = this.timeouts;
-    if (firstByte) this.firstByteTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_FIRST_BYTE', `the FastCGI app did not answer within ${firstByte} ms`)), firstByte);
-    if (total) this.totalTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_TOTAL', `the FastCGI request took longer than ${total} ms`)), total);
-    if (this.onAbort) this.options.signal!.addEventListener('abort', this.onAbort, { once: true });
-  }
-
-  stdout(_id: number, chunk: Uint8Array): void {
-    this.touched();
-    this.sink.stdout(chunk.slice()); // the caller's: it owns its buffer
-  }
-  stderr(_id: number, chunk: Uint8Array): void {
-    this.touched();
-    this.sink.stderr(chunk.slice());
-  }
-  end(appStatus: number, protocolStatus: number): void {
-    if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) return this.finish(null, appStatus);
-    const [code, message] = STATUS_ERRORS[protocolStatus] ?? ['PROTOCOL_STATUS', `the app ended the request with protocol status ${protocolStatus}`];
-    this.finish(new FastCGIError(code, message));
-  }
-  fail(error: Error, retryable: boolean): void {
-    this.finish(retryable && this.canRetry ? new RetryError(error) : error);
-  }
-
-  /** The caller gave up (timeout, abort, a body that failed): the request is dropped. */
-  giveUp(error: Error): void {
-    if (this.finished) return;
-    this.conn.cancel(this.id);
-    this.finish(error);
-  }
-
-  /** A reply byte came: the first-byte timer is done, the idle timer starts over. */
-  private touched(): void {
-    if (!this.answered) {
-      this.answered = true;
-      if (this.firstByteTimer) clearTimeout(this.firstByteTimer);
-    }
-    const idle = this.timeouts.idle;
-    if (!idle) return;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_IDLE', `the FastCGI app sent nothing for ${idle} ms`)), idle);
-  }
-
-  private finish(error: unknown | null, appStatus = 0): void {
-    if (this.finished) return;
-    this.finished = true;
-    if (this.firstByteTimer) clearTimeout(this.firstByteTimer);
-    if (this.totalTimer) clearTimeout(this.totalTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    if (this.onAbort) this.options.signal!.removeEventListener('abort', this.onAbort);
-    if (error === null) this.sink.end(appStatus);
-    else this.sink.fail(error);
-  }
-}
-
-/** A sink whose request is sent again (up to `replays` times) when a kept connection lost it unanswered. */
-class Replaying implements ReplySink {
-  constructor(
-    private readonly client: Client,
-    private readonly options: RequestOptions,
-    private readonly sink: ReplySink,
-    private readonly replays: number,
-  ) {}
-  stdout(chunk: Uint8Array): void {
-    this.sink.stdout(chunk);
-  }
-  stderr(chunk: Uint8Array): void {
-    this.sink.stderr(chunk);
-  }
-  end(appStatus: number): void {
-    this.sink.end(appStatus);
-  }
-  started(flow: { pause(): void; resume(): void; cancel(): void }): void {
-    this.sink.started?.(flow);
-  }
-  fail(error: unknown): void {
-    if (!(error instanceof RetryError)) return this.sink.fail(error);
-    if (this.replays > 0) this.client.exchange(this.options, this.sink, this.replays - 1).catch((e: unknown) => this.sink.fail(e));
-    else this.sink.fail(error.cause);
-  }
-}
-
-/** Flow control a ReplySink gets for its request: the connection's, since records arrive in order on it. */
-class Flow {
-  constructor(
-    private readonly conn: PooledConnection,
-    private readonly id: number,
-  ) {}
-  pause(): void {
-    this.conn.socket.pause();
-  }
-  resume(): void {
-    this.conn.socket.resume();
-  }
-  cancel(): void {
-    this.conn.cancel(this.id);
-  }
-}
-
 /** Where a request's reply goes. */
 export interface ReplySink {
   stdout(chunk: Uint8Array): void;
@@ -452,13 +322,6 @@ export interface ReplySink {
 
 function concatAll(parts: Uint8Array[]): Uint8Array {
   return parts.length === 1 ? parts[0]! : concatBytes(parts);
-}
-
-/** The connection closed under a request that may be sent again. */
-class RetryError extends Error {
-  constructor(override readonly cause: Error) {
-    super(cause.message);
-  }
 }
 
 const utf8 = new TextEncoder();
