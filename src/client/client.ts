@@ -288,7 +288,7 @@ export class Client {
 
   /** Starts a request on `conn`; its reply goes to `sink`. Returns the request id. */
   private start(conn: PooledConnection, options: RequestOptions, canRetry: boolean, sink: ReplySink): number {
-    const run = new RequestRun(conn, options, this.options.timeouts ?? {}, canRetry, sink);
+    const run = new RequestRun(conn, options, this.options.timeouts ?? NO_TIMEOUTS, canRetry, sink);
     // BEGIN, PARAMS and a body already in hand (with its STDIN end) leave in one write, as nginx does:
     // fcgi2 answers a GET before reading STDIN, and a STDIN end arriving after its answer is read as a
     // stray record that makes it drop the kept connection. A streamed body (or a filter's DATA) follows.
@@ -317,7 +317,14 @@ export interface ReplySink {
   /** A typed error: the connection failed, a timeout, an abort, or another protocol status. */
   fail(error: unknown): void;
   /** The request has begun: flow control for a consumer that cannot keep up, and a way to drop it. */
-  started?(flow: { pause(): void; resume(): void; cancel(): void }): void;
+  started?(flow: ReplyFlow): void;
+}
+
+/** What a ReplySink gets to pace its request's reply (pause/resume the app's connection) or drop it. */
+export interface ReplyFlow {
+  pause(): void;
+  resume(): void;
+  cancel(): void;
 }
 
 function concatAll(parts: Uint8Array[]): Uint8Array {
@@ -325,6 +332,7 @@ function concatAll(parts: Uint8Array[]): Uint8Array {
 }
 
 const utf8 = new TextEncoder();
+const NO_TIMEOUTS = {};
 const EMPTY = new Uint8Array(0);
 
 /** A body given as bytes or a string, as bytes (none: empty). */

@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { Client, bufferBody, type Body, type ClientOptions, type ReplySink } from './client.js';
+import { Client, bufferBody, type Body, type ClientOptions, type ReplyFlow, type ReplySink } from './client.js';
 import { cgiParams, safePath, splitScript, type UrlParts } from './cgi-params.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
 import { concatBytes } from '../codec/bytes.js';
@@ -216,7 +216,7 @@ function exchange(client: Client, params: Record<string, string>, body: Body | u
 /** One reply on its way from the backend to res (a class, not a set of closures: one is made per request). */
 class Relay implements ReplySink {
   private readonly parser = new CgiResponseParser();
-  private flow: { pause(): void; resume(): void; cancel(): void } | null = null;
+  private flow: ReplyFlow | null = null;
   private cgiHead: CgiHead | null = null;
   private wroteHead = false;
   private held: Uint8Array[] = [];
@@ -234,7 +234,7 @@ class Relay implements ReplySink {
     private readonly reject: (err: unknown) => void,
   ) {}
 
-  started(flow: { pause(): void; resume(): void; cancel(): void }): void {
+  started(flow: ReplyFlow): void {
     this.flow = flow;
   }
 

@@ -4,7 +4,7 @@
 // Classes rather than closures: one set is made per request.
 
 import type { PooledConnection, RequestEvents } from './pool.js';
-import type { Client, ClientOptions, ReplySink, RequestOptions } from './client.js';
+import type { Client, ClientOptions, ReplyFlow, ReplySink, RequestOptions } from './client.js';
 import { FastCGIError } from '../codec/errors.js';
 import { ProtocolStatus } from '../codec/constants.js';
 
@@ -70,6 +70,7 @@ export class RequestRun implements RequestEvents {
 
   /** A reply byte came: the first-byte timer is done, the idle timer starts over. */
   private touched(): void {
+    if (this.finished) return; // a record after a timeout or an abort: no timer to restart
     if (!this.answered) {
       this.answered = true;
       if (this.firstByteTimer) clearTimeout(this.firstByteTimer);
@@ -109,7 +110,7 @@ export class Replaying implements ReplySink {
   end(appStatus: number): void {
     this.sink.end(appStatus);
   }
-  started(flow: { pause(): void; resume(): void; cancel(): void }): void {
+  started(flow: ReplyFlow): void {
     this.sink.started?.(flow);
   }
   fail(error: unknown): void {
@@ -120,7 +121,7 @@ export class Replaying implements ReplySink {
 }
 
 /** Flow control a ReplySink gets for its request: the connection's, since records arrive in order on it. */
-export class Flow {
+export class Flow implements ReplyFlow {
   constructor(
     private readonly conn: PooledConnection,
     private readonly id: number,

@@ -20,6 +20,11 @@ function checkId(requestId: number): void {
     throw new FastCGIError('BAD_REQUEST_ID', `request id must be an integer from 0 to 65535, got ${requestId}`);
   }
 }
+/** A request's own id: BEGIN_REQUEST cannot use 0, the management id. */
+function checkBeginId(requestId: number): void {
+  checkId(requestId);
+  if (requestId === 0) throw new FastCGIError('BAD_REQUEST_ID', 'FCGI_BEGIN_REQUEST needs a nonzero request id');
+}
 function checkType(type: number): void {
   if (!Number.isInteger(type) || type < 1 || type > 255) {
     throw new FastCGIError('BAD_RECORD_TYPE', `record type must be an integer from 1 to 255, got ${type}`);
@@ -90,8 +95,7 @@ export class Encoder {
   }
 
   beginRequest(requestId: number, role: number, flags = 0): Uint8Array {
-    checkId(requestId);
-    if (requestId === 0) throw new FastCGIError('BAD_REQUEST_ID', 'FCGI_BEGIN_REQUEST needs a nonzero request id');
+    checkBeginId(requestId);
     return this.fixed(RecordType.BEGIN_REQUEST, requestId, (at) => this.c.x.beginBody(at, role & 0xffff, flags & 0xff));
   }
   endRequest(requestId: number, appStatus: number, protocolStatus = 0): Uint8Array {
@@ -133,14 +137,13 @@ export class Encoder {
    * allocation and one write); a large body follows as slices of itself.
    */
   requestStart(requestId: number, role: number, flags: number, params: Pairs, body?: Uint8Array): Uint8Array[] {
-    checkId(requestId);
-    if (requestId === 0) throw new FastCGIError('BAD_REQUEST_ID', 'FCGI_BEGIN_REQUEST needs a nonzero request id');
+    checkBeginId(requestId);
     return this.withPairs(params, (c, lens, count, bytes, total) => {
       const at = c.scratch(16 + packedBound(total, count), bytes + total);
       c.x.recordHeader(at, RecordType.BEGIN_REQUEST, requestId, 8);
       c.x.beginBody(at + 8, role & 0xffff, flags & 0xff);
       const headLen = 16 + c.x.packPairs(at + 16, RecordType.PARAMS, requestId, lens, count, bytes, 1);
-      if (body === undefined) return [this.copy(this.c.u8.subarray(at, at + headLen))];
+      if (body === undefined) return [this.copy(c.u8.subarray(at, at + headLen))];
       return this.framed(RecordType.STDIN, requestId, body, true, 0, null, at, headLen);
     });
   }
