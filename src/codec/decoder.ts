@@ -96,6 +96,7 @@ export class Decoder implements StateOwner {
   private readonly paramsBytes = new Map<number, number>();
   private failure: FastCGIProtocolError | null = null;
   private ended = false;
+  private disposed = false;
   private busy = false;
   private readonly queue: Uint8Array[] = [];
 
@@ -134,7 +135,22 @@ export class Decoder implements StateOwner {
     } finally {
       this.busy = false;
       this.queue.length = 0;
+      if (this.disposed) this.dispose();
     }
+  }
+
+  /**
+   * Lets go of everything this decoder holds (its wasm state, unsaved; a split record; buffers): for a
+   * stream that will never be read again. Later pushes throw as after end(); a dispatch in progress
+   * stops after the current event.
+   */
+  dispose(): void {
+    this.ended = this.disposed = true;
+    if (this.busy) return; // the push in progress finishes the job when it unwinds
+    this.c.disown(this);
+    this.snapshot = this.spare = this.reusable = null;
+    this.split = null;
+    if (this.paramsBytes.size > 0) this.paramsBytes.clear();
   }
 
   /** Signals end of stream: throws if it ended inside a record or a pair (TRUNCATED_*, NV_TRUNCATED). */
@@ -200,7 +216,7 @@ export class Decoder implements StateOwner {
     const x = c.x;
     const len = chunk.length;
     let start = 0;
-    while (start < len) {
+    while (start < len && !this.disposed) {
       this.own();
       // The rest of the chunk is the middle of a split STDIN/STDOUT-like record: wasm need not see it.
       const s = this.split;
@@ -272,7 +288,7 @@ export class Decoder implements StateOwner {
   private dispatchEvents(chunk: Uint8Array, src: EventSource, carried: Map<number, Uint8Array> | null): void {
     const h = this.handler;
     const words = src.words;
-    for (let i = 0; i < words; i += 4) {
+    for (let i = 0; i < words && !this.disposed; i += 4) {
       // src.ev and src.base may change under a handler call (rescue): read them afresh each time
       let ev = src.ev;
       let b = src.base + i;

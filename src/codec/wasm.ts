@@ -130,6 +130,11 @@ export class Codec {
     return at;
   }
 
+  /** `owner` will never decode again: it leaves the instance without its state being saved. */
+  disown(owner: StateOwner): void {
+    if (this.owner === owner) this.owner = null;
+  }
+
   /** Gives the decoder state to `next`, saving the previous owner's first. */
   acquire(next: StateOwner | null): boolean {
     if (this.owner === next) return false;

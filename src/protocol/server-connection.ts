@@ -36,8 +36,6 @@ export interface ServerConnectionOptions {
   maxParamsBytes?: number;
   /** Longest single pair (PAIR_TOO_LONG beyond). Default 1 MiB. */
   maxPairBytes?: number;
-  /** Asked on every BEGIN_REQUEST: true answers OVERLOADED (e.g. the process is shutting down). */
-  overloaded?: () => boolean;
 }
 
 /** One request as the protocol sees it. */
@@ -61,6 +59,8 @@ export interface ServerConnectionHandler {
   data?(requestId: number, chunk: Uint8Array): void;
   /** The web server aborted the request (FCGI_ABORT_REQUEST); the app should end() it soon. */
   abort(requestId: number): void;
+  /** Asked on every BEGIN_REQUEST: true answers OVERLOADED (e.g. the process is shutting down). */
+  overloaded?(): boolean;
 }
 
 type Phase = 'params' | 'stdin' | 'data' | 'done';
@@ -81,14 +81,16 @@ interface RequestState {
 
 const KNOWN_ROLES = new Set<number>([Role.RESPONDER, Role.AUTHORIZER, Role.FILTER]);
 
+/** The handler of a disposed connection: nothing it is told goes anywhere. */
+const DISPOSED: ServerConnectionHandler = { write() {}, close() {}, request() {}, stdin() {}, abort() {} };
+
 export class ServerConnection {
-  private readonly handler: ServerConnectionHandler;
+  private handler: ServerConnectionHandler; // an inert one after dispose()
   private readonly decoder: Decoder;
   private readonly encoder: Encoder;
   private readonly multiplex: boolean;
   private readonly maxRequests: number;
   private readonly maxConnections: number;
-  private readonly overloaded: () => boolean;
   /** Per id: the active request first, then requests queued behind it (pipelined on one id). */
   private readonly requests = new Map<number, RequestState[]>();
   private active = 0;
@@ -102,7 +104,6 @@ export class ServerConnection {
     this.multiplex = options.multiplex ?? true;
     this.maxRequests = this.multiplex ? (options.maxRequests ?? 100) : 1;
     this.maxConnections = options.maxConnections ?? 1024;
-    this.overloaded = options.overloaded ?? (() => false);
     this.decoder = new Decoder(
       {
         record: (type, id, content) => this.onRecord(type, id, content),
@@ -136,6 +137,20 @@ export class ServerConnection {
     for (const queue of this.requests.values()) for (const r of queue) if (r.started && !r.aborted) this.abortRequest(r);
     if (this.active === 0) this.shut();
     else this.closeWhenIdle = true;
+  }
+
+  /**
+   * The transport is gone: drop the requests, the decoder's state and the handler, and ignore every
+   * later call. Something can keep a closed connection reachable for a while after its socket closed
+   * (under a connection per request, closed connections survived young-generation collections and
+   * were promoted), so a closed connection should reach as little as possible.
+   */
+  dispose(): void {
+    this.closed = true;
+    if (this.requests.size > 0) this.requests.clear(); // clear() makes a new table even when empty
+    this.active = 0;
+    this.decoder.dispose();
+    this.handler = DISPOSED;
   }
 
   /** STDOUT bytes of a request (framed as records; large payloads as slices of `chunk`). */
@@ -187,7 +202,7 @@ export class ServerConnection {
       if (this.active >= this.maxRequests) {
         return this.reject(id, this.multiplex ? ProtocolStatus.OVERLOADED : ProtocolStatus.CANT_MPX_CONN, keepConn);
       }
-      if (this.overloaded()) return this.reject(id, ProtocolStatus.OVERLOADED, keepConn);
+      if (this.handler.overloaded?.()) return this.reject(id, ProtocolStatus.OVERLOADED, keepConn);
     }
     const r: RequestState = {
       id, role, keepConn, params: new PairList(), phase: 'params', started: false, aborted: false, early: [], stdoutUsed: false, stderrUsed: false,

@@ -6,7 +6,7 @@
 import { createServer as createNetServer, type Server as NetServer, type Socket, type AddressInfo, isIPv4 } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { chmodSync, fstatSync, statSync, unlinkSync, existsSync } from 'node:fs';
-import { SocketConnection, type RequestChannel, type RequestSink, type SocketConnectionOptions } from './socket-connection.js';
+import { SocketConnection, type RequestChannel, type RequestSink, type SocketConnectionEvents, type SocketConnectionOptions } from './socket-connection.js';
 import { startNodeRequest, type NodeHandler } from './node-http.js';
 import { startFetchRequest, type FetchHandler } from './fetch.js';
 import { runCgi } from './cgi.js';
@@ -56,11 +56,33 @@ export class FcgiServer extends EventEmitter {
   private readonly log: (message: string) => void;
   /** Requests served since start (for process managers and tests). */
   requestsServed = 0;
+  /** What every connection is given: one object for all, so that accepting a connection makes little. */
+  private readonly connectionOptions: SocketConnectionOptions;
+  private readonly connectionEvents: SocketConnectionEvents = {
+    start: (conn, info) => {
+      this.used.add(conn);
+      this.requestsServed++;
+      return this.starter(conn, info);
+    },
+    // asked per request, so a kept connection is served again once the others have gone
+    overloaded: (conn) => (this.closing && this.used.has(conn)) || this.connections.size > this.connectionOptions.maxConnections!,
+    requestEnded: (conn) => this.afterRequests(conn),
+    protocolError: (error, conn) => {
+      this.log(`fcgi-wasm: closed a connection from ${conn.socket.remoteAddress ?? 'a local peer'}: ${error.message}`);
+      this.emit('protocolError', error);
+    },
+    closed: (conn) => {
+      this.connections.delete(conn);
+      if (this.closing && this.connections.size === 0) this.emit('drained');
+    },
+  };
 
   constructor(starter: Starter, options: ServerOptions = {}) {
     super();
     this.options = options;
     this.starter = starter;
+    // pooledOutput: a connection writes each output to its socket at once (SocketConnection.write)
+    this.connectionOptions = { ...options, maxConnections: options.maxConnections ?? 1024, pooledOutput: true };
     this.log = options.log ?? ((m) => console.error(m));
     const addrs = options.webServerAddrs ?? (process.env.FCGI_WEB_SERVER_ADDRS ? process.env.FCGI_WEB_SERVER_ADDRS.split(',') : null);
     this.allowed = addrs ? new Set(addrs.map((a) => normalizeAddress(a.trim())).filter((a) => a !== '')) : null;
@@ -147,32 +169,7 @@ export class FcgiServer extends EventEmitter {
       socket.destroy();
       return;
     }
-    const conn: SocketConnection = new SocketConnection(
-      socket,
-      {
-        start: (channel, info) => {
-          this.used.add(conn);
-          this.requestsServed++;
-          return this.starter(channel, info);
-        },
-        protocolError: (error: FastCGIProtocolError) => {
-          this.log(`fcgi-wasm: closed a connection from ${socket.remoteAddress ?? 'a local peer'}: ${error.message}`);
-          this.emit('protocolError', error);
-        },
-        closed: (c) => {
-          this.connections.delete(c);
-          if (this.closing && this.connections.size === 0) this.emit('drained');
-        },
-      },
-      {
-        ...this.options,
-        maxConnections: this.options.maxConnections ?? 1024,
-        // asked per request, so a kept connection is served again once the others have gone
-        overloaded: () => (this.closing && this.used.has(conn)) || this.connections.size > (this.options.maxConnections ?? 1024),
-      },
-    );
-    this.connections.add(conn);
-    conn.onRequestEnd = () => this.afterRequests(conn);
+    this.connections.add(new SocketConnection(socket, this.connectionEvents, this.connectionOptions));
     this.emit('connection', socket);
   }
 

@@ -2,7 +2,7 @@
 // tail of a response and its END_REQUEST leave in one writev), per-request flow control, idle timeout.
 
 import type { Socket } from 'node:net';
-import { ServerConnection, type ServerConnectionOptions, type ServerRequestInfo } from '../protocol/server-connection.js';
+import { ServerConnection, type ServerConnectionHandler, type ServerConnectionOptions, type ServerRequestInfo } from '../protocol/server-connection.js';
 import type { FastCGIProtocolError } from '../codec/errors.js';
 
 /** What the server does with a started request: where its input goes. */
@@ -36,69 +36,61 @@ export interface SocketConnectionOptions extends ServerConnectionOptions {
 }
 
 export interface SocketConnectionEvents {
-  start(channel: RequestChannel, info: ServerRequestInfo): RequestSink;
+  /** A request's params are complete: where its input goes. */
+  start(conn: SocketConnection, info: ServerRequestInfo): RequestSink;
+  /** Asked on every BEGIN_REQUEST: true answers FCGI_OVERLOADED. */
+  overloaded(conn: SocketConnection): boolean;
+  /** After each request ends (the server checks restart-on-change and graceful close). */
+  requestEnded(conn: SocketConnection): void;
   protocolError(error: FastCGIProtocolError, conn: SocketConnection): void;
   closed(conn: SocketConnection): void;
 }
 
 function ignoreError(): void {}
 
-export class SocketConnection implements RequestChannel {
+/**
+ * Made once per connection, so it makes little: it is the protocol's handler itself, the server's
+ * events and options are shared by all its connections, and what is rarely needed is made on first use.
+ */
+export class SocketConnection implements RequestChannel, ServerConnectionHandler {
   readonly socket: Socket;
   readonly protocol: ServerConnection;
+  private readonly events: SocketConnectionEvents;
   private readonly sinks = new Map<number, RequestSink>();
   /** Requests whose unread body is over maxBodyBuffer: the socket stays paused while any is. */
-  private readonly congested = new Set<number>();
+  private congested: Set<number> | null = null;
   readonly maxBodyBuffer: number;
+  private readonly idleTimeout: number;
   private corked = false;
-  /** Called after each request ends (the server checks restart-on-change and graceful close). */
-  onRequestEnd: (() => void) | null = null;
-  private drainWaiters: (() => void)[] = [];
+  private drainWaiters: (() => void)[] | null = null;
 
+  /** `options` go to the ServerConnection as they are: share one object between connections. */
   constructor(socket: Socket, events: SocketConnectionEvents, options: SocketConnectionOptions = {}) {
     this.socket = socket;
+    this.events = events;
     this.maxBodyBuffer = options.maxBodyBuffer ?? 1 << 20;
+    this.idleTimeout = options.idleTimeout ?? 0;
     socket.setNoDelay(true);
-    this.protocol = new ServerConnection(
-      {
-        write: (parts) => this.write(parts),
-        close: (error) => {
-          if (error) {
-            events.protocolError(error, this);
-            socket.destroy();
-          } else if (this.protocol.inputComplete) {
-            // the peer has sent all it will: close once our bytes are out, without waiting for its FIN
-            // (nginx closes an upstream connection without KEEP_CONN as soon as END_REQUEST arrives)
-            socket.end(() => socket.destroy());
-          } else {
-            socket.end(); // it may still be writing: a close now would reset the connection under our reply
-          }
-        },
-        request: (info) => this.sinks.set(info.requestId, events.start(this, info)),
-        stdin: (id, chunk) => this.sinks.get(id)?.stdin(chunk),
-        data: (id, chunk) => this.sinks.get(id)?.data(chunk),
-        abort: (id) => this.sinks.get(id)?.abort(),
-      },
-      { ...options, pooledOutput: true }, // each output is written to the socket at once
-    );
+    this.protocol = new ServerConnection(this, options);
     const onData = (chunk: Buffer): void => this.protocol.receive(chunk);
     const onEnd = (): void => this.protocol.receiveEnd();
-    const onDrain = (): void => {
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const w of waiters) w();
-    };
+    const onDrain = (): void => this.releaseDrainWaiters();
     const onClose = (): void => {
-      for (const sink of this.sinks.values()) sink.abort();
-      this.sinks.clear();
-      onDrain();
+      const sinks = this.sinks;
+      if (sinks.size > 0) {
+        for (const sink of sinks.values()) sink.abort();
+        sinks.clear();
+      }
+      this.releaseDrainWaiters();
       events.closed(this);
-      // Node keeps a closed socket alive through the next scavenges (the young-generation collections;
-      // a plain net server shows it too), and with it all that its listeners reach. Let go of this
-      // connection, so that under a connection per request its state dies young instead of being
-      // promoted and collected by the slower full collections.
+      // A closed connection stays reachable for a while: under a connection per request, closed
+      // connections survived the young-generation collections after their close and were promoted,
+      // 7 KB per request, which made those collections long (the p99). What keeps them is outside this
+      // library (a full collection frees them; a heap snapshot finds no path), so let go of all that
+      // they reach: the socket's listeners and the protocol state. That cut the survivors to 3-4 KB.
       socket.off('data', onData).off('end', onEnd).off('drain', onDrain).off('close', onClose).off('timeout', onIdle);
-      if (options.idleTimeout) socket.setTimeout(0);
+      if (this.idleTimeout) socket.setTimeout(0);
+      this.protocol.dispose();
     };
     const onIdle = (): void => {
       if (this.protocol.openRequests === 0) socket.destroy();
@@ -106,8 +98,10 @@ export class SocketConnection implements RequestChannel {
     socket.on('data', onData).on('end', onEnd).on('drain', onDrain).on('close', onClose);
     // A peer that vanished (EPIPE, ECONNRESET) only ends its requests; nothing else is touched.
     socket.on('error', ignoreError);
-    if (options.idleTimeout) socket.setTimeout(options.idleTimeout, onIdle);
+    if (this.idleTimeout) socket.setTimeout(this.idleTimeout, onIdle);
   }
+
+  // ---- RequestChannel: what a started request does
 
   /** True when the socket's buffer is full: wait for whenDrained() before writing more. */
   get needDrain(): boolean {
@@ -115,7 +109,13 @@ export class SocketConnection implements RequestChannel {
   }
   whenDrained(callback: () => void): void {
     if (!this.socket.writableNeedDrain || this.socket.destroyed) callback();
-    else this.drainWaiters.push(callback);
+    else (this.drainWaiters ??= []).push(callback);
+  }
+  private releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    if (waiters === null) return;
+    this.drainWaiters = null;
+    for (const w of waiters) w();
   }
 
   stdout(id: number, chunk: Uint8Array): void {
@@ -127,26 +127,28 @@ export class SocketConnection implements RequestChannel {
   /** Ends a request; `last` goes out with the terminators and END_REQUEST in one write. */
   end(id: number, appStatus: number, last?: Uint8Array): void {
     this.sinks.delete(id);
-    this.congested.delete(id);
+    this.congested?.delete(id);
     this.protocol.end(id, appStatus, last);
     this.resumeIfFree();
-    this.onRequestEnd?.();
+    this.events.requestEnded(this);
   }
 
   /** A request's unread body grew past maxBodyBuffer: stop reading until it is read. */
   congest(id: number): void {
-    this.congested.add(id);
+    (this.congested ??= new Set()).add(id);
     this.socket.pause();
   }
   /** That request's body is being read again. */
   relieve(id: number): void {
-    if (this.congested.delete(id)) this.resumeIfFree();
+    if (this.congested?.delete(id)) this.resumeIfFree();
   }
   private resumeIfFree(): void {
-    if (this.congested.size === 0 && this.socket.isPaused()) this.socket.resume();
+    if ((this.congested === null || this.congested.size === 0) && this.socket.isPaused()) this.socket.resume();
   }
 
-  private write(parts: Uint8Array[]): void {
+  // ---- ServerConnectionHandler: what the protocol asks of the socket and the server
+
+  write(parts: Uint8Array[]): void {
     const socket = this.socket;
     if (socket.destroyed) return;
     if (!this.corked) {
@@ -160,5 +162,33 @@ export class SocketConnection implements RequestChannel {
       });
     }
     for (const p of parts) socket.write(p);
+  }
+  close(error?: FastCGIProtocolError): void {
+    const socket = this.socket;
+    if (error) {
+      this.events.protocolError(error, this);
+      socket.destroy();
+    } else if (this.protocol.inputComplete) {
+      // the peer has sent all it will: close once our bytes are out, without waiting for its FIN
+      // (nginx closes an upstream connection without KEEP_CONN as soon as END_REQUEST arrives)
+      socket.end(() => socket.destroy());
+    } else {
+      socket.end(); // it may still be writing: a close now would reset the connection under our reply
+    }
+  }
+  request(info: ServerRequestInfo): void {
+    this.sinks.set(info.requestId, this.events.start(this, info));
+  }
+  stdin(id: number, chunk: Uint8Array): void {
+    this.sinks.get(id)?.stdin(chunk);
+  }
+  data(id: number, chunk: Uint8Array): void {
+    this.sinks.get(id)?.data(chunk);
+  }
+  abort(id: number): void {
+    this.sinks.get(id)?.abort();
+  }
+  overloaded(): boolean {
+    return this.events.overloaded(this);
   }
 }

@@ -69,6 +69,33 @@ describe('Decoder', () => {
     });
   });
 
+  it('lets go of its state on dispose(): later pushes throw, other decoders decode on unharmed', () => {
+    const stream = concat([enc.beginRequest(1, Role.RESPONDER), ...splitParams(1, { A: 'x'.repeat(500) }, 9), enc.record(RecordType.PARAMS, 1)]);
+    const other = collect();
+    const b = new Decoder(other.handler);
+    b.push(stream.subarray(0, 40)); // stops inside a pair
+    const a = new Decoder(collect().handler);
+    a.push(stream.subarray(0, 40)); // b's state saved; a's is the one in wasm memory now
+    a.dispose();
+    expect(() => a.push(stream.subarray(40))).toThrow(TypeError);
+    b.push(stream.subarray(40));
+    b.end();
+    expect(other.log.join('\n')).toContain(`"A","${'x'.repeat(500)}"`);
+  });
+
+  it('stops a dispatch in progress when a handler disposes of its decoder', () => {
+    const seen: number[] = [];
+    const d: Decoder = new Decoder({
+      record: (t) => {
+        seen.push(t);
+        if (t === RecordType.BEGIN_REQUEST) d.dispose();
+      },
+    });
+    d.push(concat([enc.beginRequest(1, Role.RESPONDER), enc.record(RecordType.PARAMS, 1), enc.record(RecordType.STDIN, 1)]));
+    expect(seen).toEqual([RecordType.BEGIN_REQUEST]);
+    expect(() => d.push(enc.record(RecordType.STDIN, 1))).toThrow(TypeError);
+  });
+
   it('lets a handler push into another decoder, and into itself (queued)', () => {
     const inner = collect();
     const innerDecoder = new Decoder(inner.handler);

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { exchanges } from '../fixtures/vectors.js';
-import { ServerConnection, type ServerRequestInfo } from '../../src/protocol/server-connection.js';
+import { ServerConnection, type ServerConnectionOptions, type ServerRequestInfo } from '../../src/protocol/server-connection.js';
 import { Encoder, FastCGIProtocolError, RecordType, Role, decodeRecords, Flags } from '../../src/codec/index.js';
 import { fromHex, toHex } from '../codec/harness.js';
 import { concat } from '../codec/bytes.js';
@@ -13,7 +13,7 @@ const enc = new Encoder();
 const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
 
 /** A connection with a recording handler. */
-function harness(options = {}) {
+function harness(options: ServerConnectionOptions & { overloaded?: () => boolean } = {}) {
   const out: Uint8Array[] = [];
   const log = {
     requests: [] as ServerRequestInfo[],
@@ -31,6 +31,7 @@ function harness(options = {}) {
       stdin: (id, chunk) => (chunk.length === 0 ? log.stdinEnded.push(id) : (log.stdin.get(id) ?? log.stdin.set(id, []).get(id)!).push(chunk.slice())),
       data: (id, chunk) => chunk.length > 0 && (log.data.get(id) ?? log.data.set(id, []).get(id)!).push(chunk.slice()),
       abort: (id) => log.aborted.push(id),
+      overloaded: options.overloaded,
     },
     options,
   );
@@ -159,6 +160,20 @@ describe('ServerConnection behaviour', () => {
     expect(log.closed).toEqual([]);
     conn.end(1);
     expect(log.closed).toEqual([undefined]);
+  });
+
+  it('ignores everything after dispose(): no request starts, nothing is written, end() is a no-op', () => {
+    const { conn, out, log } = harness();
+    conn.receive(preamble(1, {}));
+    conn.dispose();
+    expect(conn.openRequests).toBe(0);
+    expect(conn.isClosed).toBe(true);
+    conn.end(1);
+    conn.receive(concat([preamble(2, {}), Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9)])); // even bad bytes
+    conn.receiveEnd();
+    expect(log.requests.map((r) => r.requestId)).toEqual([1]);
+    expect(log.closed).toEqual([]);
+    expect(out().length).toBe(0);
   });
 
   it('answers an ABORT for a request that never started with END_REQUEST at once', () => {
