@@ -11,7 +11,6 @@ import { startNodeRequest, type NodeHandler } from './node-http.js';
 import { startFetchRequest, type FetchHandler } from './fetch.js';
 import { runCgi } from './cgi.js';
 import type { ServerRequestInfo } from '../protocol/server-connection.js';
-import type { FastCGIProtocolError } from '../codec/errors.js';
 
 export interface ServerOptions extends SocketConnectionOptions {
   /** Connections at once; past this every request on a new connection gets OVERLOADED. Default 1024. */
@@ -57,7 +56,7 @@ export class FcgiServer extends EventEmitter {
   /** Requests served since start (for process managers and tests). */
   requestsServed = 0;
   /** What every connection is given: one object for all, so that accepting a connection makes little. */
-  private readonly connectionOptions: SocketConnectionOptions;
+  private readonly connectionOptions: SocketConnectionOptions & { maxConnections: number };
   private readonly connectionEvents: SocketConnectionEvents = {
     start: (conn, info) => {
       this.used.add(conn);
@@ -65,7 +64,7 @@ export class FcgiServer extends EventEmitter {
       return this.starter(conn, info);
     },
     // asked per request, so a kept connection is served again once the others have gone
-    overloaded: (conn) => (this.closing && this.used.has(conn)) || this.connections.size > this.connectionOptions.maxConnections!,
+    overloaded: (conn) => (this.closing && this.used.has(conn)) || this.connections.size > this.connectionOptions.maxConnections,
     requestEnded: (conn) => this.afterRequests(conn),
     protocolError: (error, conn) => {
       this.log(`fcgi-wasm: closed a connection from ${conn.socket.remoteAddress ?? 'a local peer'}: ${error.message}`);
