@@ -203,6 +203,7 @@ export class ServerConnection {
         return this.reject(id, this.multiplex ? ProtocolStatus.OVERLOADED : ProtocolStatus.CANT_MPX_CONN, keepConn);
       }
       if (this.handler.overloaded?.()) return this.reject(id, ProtocolStatus.OVERLOADED, keepConn);
+      if (this.closed) return; // disposed of by the handler while asked
     }
     const r: RequestState = {
       id, role, keepConn, params: new PairList(), phase: 'params', started: false, aborted: false, early: [], stdoutUsed: false, stderrUsed: false,
@@ -308,7 +309,8 @@ export class ServerConnection {
   }
 
   private finish(r: RequestState): void {
-    const queue = this.requests.get(r.id)!;
+    const queue = this.requests.get(r.id);
+    if (queue === undefined) return; // the handler disposed of the connection while it was told
     queue.shift();
     if (!r.keepConn) this.closeWhenIdle = true;
     if (r.phase !== 'done') this.unreadInput = true;
@@ -324,11 +326,12 @@ export class ServerConnection {
 
   private fail(error: FastCGIProtocolError): void {
     if (this.closed) return;
+    const handler = this.handler; // told of the error even if an abort below disposes of the connection
     for (const queue of this.requests.values()) for (const r of queue) if (r.started && !r.aborted) this.abortRequest(r);
     this.closed = true;
     this.requests.clear();
     this.active = 0;
-    this.handler.close(error);
+    handler.close(error);
   }
 
   private shut(): void {

@@ -42,7 +42,8 @@ export type ListenTarget = number | string | { port?: number; host?: string; pat
 type Starter = (channel: RequestChannel, info: ServerRequestInfo) => RequestSink;
 
 export class FcgiServer extends EventEmitter {
-  readonly options: ServerOptions;
+  /** Read when the server is made: changing them later does not reach its connections. */
+  readonly options: Readonly<ServerOptions>;
   private readonly starter: Starter;
   private readonly net: NetServer;
   private readonly connections = new Set<SocketConnection>();

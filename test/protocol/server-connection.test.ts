@@ -176,6 +176,19 @@ describe('ServerConnection behaviour', () => {
     expect(out().length).toBe(0);
   });
 
+  it('survives a handler that disposes of the connection from inside a call', () => {
+    let conn: ServerConnection;
+    const started: number[] = [];
+    conn = new ServerConnection({ write: () => conn.dispose(), close() {}, request: (info) => started.push(info.requestId), stdin() {}, abort() {} });
+    conn.receive(preamble(1, {}));
+    expect(() => conn.end(1)).not.toThrow(); // END_REQUEST written, then the connection gone
+    expect(conn.openRequests).toBe(0);
+    const asked = new ServerConnection({ write() {}, close() {}, request: (info) => started.push(info.requestId), stdin() {}, abort() {}, overloaded: () => (asked.dispose(), false) });
+    asked.receive(preamble(2, {}));
+    expect(started).toEqual([1]);
+    expect(asked.openRequests).toBe(0);
+  });
+
   it('answers an ABORT for a request that never started with END_REQUEST at once', () => {
     const { conn, out, log } = harness();
     conn.receive(concat([enc.beginRequest(4, Role.RESPONDER, 1), enc.abortRequest(4)]));

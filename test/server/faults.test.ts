@@ -73,6 +73,34 @@ describe('faults', () => {
     expect(parseCgi((await c.request(1, { REQUEST_URI: '/' })).stdout).body).toBe('still here');
   });
 
+  it('a handler that writes and ends after the web server hung up changes nothing', async () => {
+    const late: string[] = [];
+    const port = await start(
+      createServer((req, res) => {
+        if (req.url !== '/late') return void res.end('still here');
+        res.write(Buffer.alloc(4 << 20, 'z')); // more than the socket takes: the rest waits for a drain
+        setTimeout(() => {
+          try {
+            res.write('more');
+            res.end('late');
+            late.push('ended');
+          } catch (err) {
+            late.push(`threw ${(err as Error).message}`);
+          }
+        }, 100);
+      }),
+    );
+    const leaving = await client(port);
+    leaving.write(Buffer.concat([enc.beginRequest(1, Role.RESPONDER), enc.pairs(1, { REQUEST_URI: '/late' }), enc.pairs(1, {}), enc.record(RecordType.STDIN, 1)]));
+    await new Promise((r) => setTimeout(r, 30));
+    leaving.close();
+    await until(() => late.length === 1);
+    expect(late).toEqual(['ended']);
+    await until(() => servers[0]!.connectionCount === 0);
+    const c = await client(port);
+    expect(parseCgi((await c.request(1, { REQUEST_URI: '/' })).stdout).body).toBe('still here');
+  });
+
   it('a slow reader does not stall the other requests on its connection', async () => {
     const port = await start(
       createServer((req, res) => {
