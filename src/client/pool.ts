@@ -41,6 +41,8 @@ export type RequestEvents = Pick<ClientConnectionHandler, 'stdout' | 'stderr'> &
   fail(error: Error, retryable: boolean): void;
 };
 
+function ignoreError(): void {}
+
 export class PooledConnection {
   readonly socket: Socket;
   readonly conn: ClientConnection;
@@ -93,10 +95,17 @@ export class PooledConnection {
         this.pool.released(this);
       },
     }, { pooledOutput: true }); // each output is written to the socket at once
-    socket.on('data', (chunk) => this.conn.receive(chunk));
-    socket.on('end', () => this.conn.receiveEnd());
-    socket.on('error', (err) => this.shut(new FastCGIError('BACKEND_ERROR', `FastCGI connection to ${pool.options.address} failed: ${err.message}`)));
-    socket.on('close', () => this.shut(new FastCGIError('BACKEND_CLOSED', 'the FastCGI app closed the connection')));
+    const onData = (chunk: Buffer): void => this.conn.receive(chunk);
+    const onEnd = (): void => this.conn.receiveEnd();
+    const onError = (err: Error): void => this.shut(new FastCGIError('BACKEND_ERROR', `FastCGI connection to ${pool.options.address} failed: ${err.message}`));
+    const onClose = (): void => {
+      this.shut(new FastCGIError('BACKEND_CLOSED', 'the FastCGI app closed the connection'));
+      // as the server's connections do (SocketConnection): once closed, let go of all it reaches, so
+      // that with a connection per request (keepAlive: false) closed ones die young
+      socket.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose).on('error', ignoreError);
+      this.conn.dispose();
+    };
+    socket.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   }
 
   get active(): number {

@@ -33,8 +33,11 @@ export interface BeginOptions {
   keepConn?: boolean;
 }
 
+/** The handler of a disposed connection: nothing it is told goes anywhere. */
+const DISPOSED: ClientConnectionHandler = { write() {}, close() {}, stdout() {}, stderr() {}, end() {} };
+
 export class ClientConnection {
-  private readonly handler: ClientConnectionHandler;
+  private handler: ClientConnectionHandler; // an inert one after dispose()
   private readonly decoder: Decoder;
   private readonly encoder: Encoder;
   /** Active request ids. */
@@ -106,6 +109,18 @@ export class ClientConnection {
   /** Asks the app for FCGI_MAX_CONNS, FCGI_MAX_REQS and FCGI_MPXS_CONNS. */
   getValues(names: string[] = ['FCGI_MAX_CONNS', 'FCGI_MAX_REQS', 'FCGI_MPXS_CONNS']): void {
     this.handler.write([this.encoder.getValues(names)]);
+  }
+
+  /**
+   * The transport is gone: drop the active ids, the decoder's state and the handler, and ignore every
+   * later call. As with ServerConnection.dispose(): closed connections can stay reachable for a while
+   * (young-generation collections kept them), so a closed one should reach as little as possible.
+   */
+  dispose(): void {
+    this.closed = true;
+    if (this.active.size > 0) this.active.clear(); // clear() makes a new table even when empty
+    this.decoder.dispose();
+    this.handler = DISPOSED;
   }
 
   /** Bytes from the app. A protocol error closes the connection (handler.close(error)). */

@@ -112,6 +112,19 @@ describe('ClientConnection', () => {
     expect(events).toEqual(['close UNEXPECTED_REQUEST_ID']);
   });
 
+  it('ignores everything after dispose(): replies, the app closing, input for its requests', () => {
+    const { conn, events } = harness();
+    const id = conn.begin({});
+    conn.dispose();
+    expect(conn.openRequests).toBe(0);
+    expect(conn.isClosed).toBe(true);
+    conn.receive(concat([enc.record(RecordType.STDOUT, id, new Uint8Array([1])), enc.endRequest(id, 0)]));
+    conn.receive(Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9)); // even bad bytes
+    conn.receiveEnd();
+    conn.stdin(id, new Uint8Array([1]), true);
+    expect(events).toEqual([]);
+  });
+
   it('passes GET_VALUES_RESULT on', () => {
     const { conn, events } = harness();
     conn.receive(enc.getValuesResult({ FCGI_MPXS_CONNS: '0' }));
