@@ -67,10 +67,11 @@ class FcgiRequest extends Request {
 }
 
 /**
- * The handler's `info`. A class, not an object literal with a `get signal()`: a getter made per request
- * gives each object a hidden class of its own, and that kept every request's whole graph (params,
- * closures, the connection) alive through young-generation collections. Measured under a connection per
- * request: 9.5 KB per request survived with the literal, 2.9 KB with this.
+ * The handler's `info`. A class, not an object literal with a `get signal()`: with a getter made per
+ * request, every request's whole graph (params, closures, the connection) stayed alive through
+ * young-generation collections (likely because each such object gets a hidden class of its own, which
+ * holds the getter). Measured under a connection per request: 9.5 KB per request survived with the
+ * literal, 2.9 KB with this class.
  */
 class RequestInfo implements FetchInfo {
   readonly requestId: number;
