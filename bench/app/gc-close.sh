@@ -15,15 +15,17 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-env ${APPENV:-} node --trace-gc-nvp "$HERE/bench/app/hello-app.mjs" $APP_PORT > "$SCRATCH/app.log" 2>&1 & pids+=($!)
+env ${APPENV:-} node --trace-gc-nvp "$HERE/bench/app/hello-app.mjs" $APP_PORT > "$SCRATCH/app.log" 2>&1 & APP_PID=$!; pids+=($APP_PID)
 { nginx_prelude "$SCRATCH" 4096 100000; cat <<CONF
   include /etc/nginx/fastcgi_params;
   server { listen 127.0.0.1:$HTTP_PORT backlog=4096; location / { fastcgi_pass 127.0.0.1:$APP_PORT; } }
 }
 CONF
 } > "$SCRATCH/nginx.conf"
-nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & pids+=($!)
+nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -e "$SCRATCH/nginx-error.log" & NGINX_PID=$!; pids+=($NGINX_PID)
 sleep 1.5
+for p in $APP_PID $NGINX_PID; do kill -0 "$p" 2>/dev/null || { echo "gc-close: a process did not start (ports $APP_PORT, $HTTP_PORT taken?); see $SCRATCH"; exit 1; }; done
+curl -fsS "http://127.0.0.1:$HTTP_PORT/hello" > /dev/null || { echo "gc-close: no answer through nginx; see $SCRATCH"; exit 1; }
 wrk -t1 -c16 -d3s "http://127.0.0.1:$HTTP_PORT/hello" > /dev/null   # warm-up, not recorded
 
 for rep in $(seq "${REPS:-3}"); do
@@ -42,6 +44,8 @@ for rep in $(seq "${REPS:-3}"); do
     }
     pauses.sort((a, b) => a - b);
     const n = wrk.requests;
+    const errors = Object.keys(wrk).filter((k) => k.startsWith("err") && wrk[k] > 0);
+    if (n === 0 || errors.length > 0) { console.log(`gc-close: ${n} requests, errors: ${errors.map((k) => k + "=" + wrk[k]).join(" ")}`); process.exit(1); }
     console.log(`${Math.round(n * 1e6 / wrk.duration_us)} req/s, p99 ${(wrk.lat_p99_us / 1000).toFixed(2)} ms; per request ${(allocated / n / 1024).toFixed(1)} KB allocated, ${(survived / n / 1024).toFixed(2)} KB survived; ${pauses.length} scavenges, median pause ${pauses[pauses.length >> 1] ?? 0} ms`);
   ' "$SCRATCH/wrk.json" "$SCRATCH/scavenges"
 done

@@ -9,7 +9,7 @@
 
 import { Decoder, type DecoderOptions } from '../codec/decoder.js';
 import { Encoder, type Pairs } from '../codec/encoder.js';
-import { FastCGIProtocolError } from '../codec/errors.js';
+import { FastCGIError, FastCGIProtocolError } from '../codec/errors.js';
 import { feed } from './feed.js';
 import { Flags, RecordType, Role } from '../codec/constants.js';
 import type { PairList } from '../codec/pairs.js';
@@ -79,6 +79,7 @@ export class ClientConnection {
    * before reading STDIN and takes a late STDIN end for a stray record). Returns the request id.
    */
   begin(params: Pairs, options: BeginOptions = {}, body?: Uint8Array): number {
+    if (this.closed) throw new FastCGIError('CONNECTION_CLOSED', 'fcgi-wasm: a request cannot begin on a closed connection');
     let id = 1;
     while (this.active.has(id)) id++;
     if (id > 0xffff) throw new RangeError('fcgi-wasm: no free request id on this connection');

@@ -8,6 +8,10 @@ import type { ServerRequestInfo } from '../protocol/server-connection.js';
 import type { RequestChannel, RequestSink } from './socket-connection.js';
 import { dataLengthMismatch, headersFromParams } from './node-http.js';
 
+/**
+ * What a fetch-style handler gets besides the Request. `stderr` and `setAppStatus` can be called
+ * detached; `signal` is an accessor (made when first read), so copy it by name, not with a spread.
+ */
 export interface FetchInfo {
   requestId: number;
   role: number;
@@ -77,7 +81,7 @@ class RequestInfo implements FetchInfo {
   readonly requestId: number;
   readonly role: number;
   readonly params: PairList;
-  data?: ReadableStream<Uint8Array>;
+  declare data?: ReadableStream<Uint8Array>; // an own property for the Filter role only
   readonly #abort: LazyAbort;
   constructor(
     info: ServerRequestInfo,

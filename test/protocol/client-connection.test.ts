@@ -112,7 +112,7 @@ describe('ClientConnection', () => {
     expect(events).toEqual(['close UNEXPECTED_REQUEST_ID']);
   });
 
-  it('ignores everything after dispose(): replies, the app closing, input for its requests', () => {
+  it('ignores everything after dispose(): replies, the app closing, input for its requests; refuses a new request', () => {
     const { conn, events } = harness();
     const id = conn.begin({});
     conn.dispose();
@@ -123,6 +123,7 @@ describe('ClientConnection', () => {
     conn.receiveEnd();
     conn.stdin(id, new Uint8Array([1]), true);
     expect(events).toEqual([]);
+    expect(() => conn.begin({})).toThrow(expect.objectContaining({ code: 'CONNECTION_CLOSED' }));
   });
 
   it('passes GET_VALUES_RESULT on', () => {

@@ -254,6 +254,35 @@ describe('serve (fetch style)', () => {
     expect(arrivals.at(-1)!.at - arrivals[0]!.at).toBeGreaterThan(250);
   });
 
+  it("gives the handler an info whose stderr and setAppStatus work detached, and whose signal aborts when the web server hangs up", async () => {
+    let hungUp: Promise<boolean> = Promise.resolve(false);
+    const server = serve(
+      (request, info) => {
+        const { stderr, setAppStatus, signal, requestId } = info;
+        if (request.url.endsWith('/wait')) {
+          hungUp = new Promise((r) => signal.addEventListener('abort', () => r(true)));
+          return new Promise<Response>(() => {}); // never answers
+        }
+        stderr(`request ${requestId}\n`);
+        setAppStatus(7);
+        return new Response(`signal aborted: ${signal.aborted}; data: ${'data' in info}`);
+      },
+      { handleSignals: false, listen: { port: 0, host: '127.0.0.1' } },
+    );
+    servers.push(server);
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as { port: number }).port;
+    const r = await (await client(port)).request(3, GET('/'));
+    expect(parseCgi(r.stdout).body).toBe('signal aborted: false; data: false');
+    expect(r.stderr.toString()).toBe('request 3\n');
+    expect(r.appStatus).toBe(7);
+    const leaving = await client(port);
+    void leaving.request(1, GET('/wait'));
+    await new Promise((r) => setTimeout(r, 100));
+    leaving.close();
+    expect(await hungUp).toBe(true);
+  });
+
   it('aborts the handler signal and request.signal on FCGI_ABORT_REQUEST', async () => {
     let aborted: Promise<boolean> = Promise.resolve(false);
     let request: Request | null = null;
