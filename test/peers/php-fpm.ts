@@ -19,7 +19,8 @@ export function phpFpmBinary(): string {
   throw new Error('php-fpm is not installed (Debian package php-fpm)');
 }
 
-export async function startPhpFpm(options: { children?: number; maxRequests?: number } = {}): Promise<PhpFpm> {
+/** `ini`: more php.ini settings (-d NAME=VALUE), e.g. enable_post_data_reading=0 for a streamed upload. */
+export async function startPhpFpm(options: { children?: number; maxRequests?: number; ini?: Record<string, string> } = {}): Promise<PhpFpm> {
   const dir = mkdtempSync(join(tmpdir(), 'fcgi-wasm-php-'));
   const port = await freePort();
   writeFileSync(
@@ -39,7 +40,7 @@ decorate_workers_output = no
 clear_env = yes
 `,
   );
-  const child = spawn(phpFpmBinary(), ['-F', '-R', '-y', join(dir, 'php-fpm.conf'), '-p', dir, '-d', 'expose_php=0', '-d', 'default_charset=', '-d', 'upload_max_filesize=20M', '-d', 'post_max_size=20M'], { stdio: 'ignore' });
+  const child = spawn(phpFpmBinary(), ['-F', '-R', '-y', join(dir, 'php-fpm.conf'), '-p', dir, '-d', 'expose_php=0', '-d', 'default_charset=', '-d', 'upload_max_filesize=20M', '-d', 'post_max_size=20M', ...Object.entries(options.ini ?? {}).flatMap(([k, v]) => ['-d', `${k}=${v}`])], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await waitForPort(port, child, 'php-fpm');
   return {
