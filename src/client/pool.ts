@@ -43,6 +43,13 @@ export type RequestEvents = Pick<ClientConnectionHandler, 'stdout' | 'stderr'> &
 
 function ignoreError(): void {}
 
+/** One request id's place on a connection. */
+interface RequestSlot {
+  events: RequestEvents | null;
+  /** Something of its reply came back (it cannot be sent again). */
+  answered: boolean;
+}
+
 export class PooledConnection {
   readonly socket: Socket;
   readonly conn: ClientConnection;
@@ -55,8 +62,14 @@ export class PooledConnection {
   closed = false;
   /** Ending: no new request goes on it. */
   retired = false;
-  idleTimer: ReturnType<typeof setTimeout> | null = null;
-  private readonly requests = new Map<number, { events: RequestEvents; answered: boolean }>();
+  /** When it last went idle (Date.now()); 0 while in use. The pool's idle sweep closes it idleTimeout later. */
+  idleSince = 0;
+  /**
+   * The running requests by id (ids are small: the smallest free one is used), each slot kept for the
+   * next request with that id: a Map or an object per request would be garbage on every request.
+   */
+  private readonly slots: RequestSlot[] = [];
+  private running = 0;
   private readonly pool: Pool;
 
   constructor(pool: Pool, socket: Socket) {
@@ -89,9 +102,8 @@ export class PooledConnection {
       stderr: (id, chunk) => this.answered(id)?.stderr(id, chunk),
       end: (id, appStatus, protocolStatus) => {
         this.unansweredSince = 0;
-        const r = this.requests.get(id);
-        this.requests.delete(id);
-        r?.events.end(appStatus, protocolStatus);
+        const events = this.take(id);
+        events?.end(appStatus, protocolStatus);
         this.pool.released(this);
       },
     }, { pooledOutput: true }); // each output is written to the socket at once
@@ -109,7 +121,7 @@ export class PooledConnection {
   }
 
   get active(): number {
-    return this.requests.size;
+    return this.running;
   }
   /**
    * When its first request began, while nothing has come back on it yet (0 once anything has): a
@@ -118,13 +130,12 @@ export class PooledConnection {
   unansweredSince = 0;
   /** Requests running or about to begin: what the capacity bounds. */
   get load(): number {
-    return this.requests.size + this.reserved;
+    return this.running + this.reserved;
   }
   /** Closes it once idle, taking it out of use at once (a request must not start on an ending socket). */
   retire(): void {
     this.retired = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    this.idleSince = 0;
     this.socket.end();
   }
   /** Takes a slot for a request about to begin. */
@@ -135,39 +146,51 @@ export class PooledConnection {
 
   /** Starts a request on this connection. */
   begin(events: RequestEvents, start: (conn: ClientConnection) => number): number {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    this.idleSince = 0;
     if (this.reserved > 0) this.reserved--;
     const id = start(this.conn);
-    this.requests.set(id, { events, answered: false });
+    const slot = (this.slots[id] ??= { events: null, answered: false });
+    slot.events = events;
+    slot.answered = false;
+    this.running++;
     if (this.served++ === 0) this.unansweredSince = Date.now();
     return id;
   }
 
   /** Drops a request whose caller gave up (the connection is closed unless it multiplexes). */
   cancel(id: number): void {
-    if (!this.requests.has(id)) return;
+    if (!this.slots[id]?.events) return;
     if (this.capacity > 1) this.conn.abort(id);
     else this.socket.destroy();
   }
 
   /** A reply record for request `id` came: where it goes (undefined: a request already given up). */
   private answered(id: number): RequestEvents | undefined {
-    const r = this.requests.get(id);
-    if (!r) return undefined;
-    r.answered = true;
+    const slot = this.slots[id];
+    if (!slot?.events) return undefined;
+    slot.answered = true;
     this.unansweredSince = 0;
-    return r.events;
+    return slot.events;
+  }
+
+  /** Ends request `id`'s slot: its events, or undefined if it was not running. */
+  private take(id: number): RequestEvents | undefined {
+    const slot = this.slots[id];
+    if (!slot?.events) return undefined;
+    const events = slot.events;
+    slot.events = null;
+    this.running--;
+    return events;
   }
 
   private shut(error: Error): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    const requests = [...this.requests.values()];
-    this.requests.clear();
+    const lost = this.slots.filter((slot) => slot.events !== null).map((slot) => ({ events: slot.events!, answered: slot.answered }));
+    this.slots.length = 0;
+    this.running = 0;
     // a kept connection the app had closed before answering (php-fpm after pm.max_requests): retry
-    for (const r of requests) r.events.fail(error, !r.answered && this.served > requests.length);
+    for (const r of lost) r.events.fail(error, !r.answered && this.served > lost.length);
     this.pool.removed(this);
   }
 }
@@ -184,6 +207,8 @@ export class Pool {
   /** Connections at most: maxConnections, or fewer if the app's FCGI_MAX_CONNS says so. */
   private limit: number;
   private yieldTimer: ReturnType<typeof setTimeout> | null = null;
+  /** One timer for the idle expiry of all connections, not one per request (each would be garbage). */
+  private idleSweep: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: PoolOptions) {
     this.options = options;
@@ -255,10 +280,27 @@ export class Pool {
     }
     const idle = this.options.idleTimeout ?? 30_000;
     if (idle > 0) {
-      c.idleTimer = setTimeout(() => c.retire(), idle);
-      c.idleTimer.unref?.();
+      c.idleSince = Date.now();
+      if (!this.idleSweep) this.sweepIdleIn(idle);
     }
     if (this.connections.size > 1 && !this.yieldTimer) this.watchForStall();
+  }
+
+  /** Closes the connections idle for idleTimeout by then, and comes back for the next one due. */
+  private sweepIdleIn(delay: number): void {
+    this.idleSweep = setTimeout(() => {
+      this.idleSweep = null;
+      const idle = this.options.idleTimeout ?? 30_000;
+      const now = Date.now();
+      let next = Infinity;
+      for (const c of this.connections) {
+        if (c.idleSince === 0 || c.load > 0 || c.closed || c.retired) continue;
+        if (now - c.idleSince >= idle) c.retire();
+        else next = Math.min(next, c.idleSince + idle);
+      }
+      if (next !== Infinity) this.sweepIdleIn(Math.max(1, next - now));
+    }, delay);
+    this.idleSweep.unref?.();
   }
 
   /**
@@ -334,6 +376,7 @@ export class Pool {
   close(): void {
     this.closedPool = true;
     if (this.yieldTimer) clearTimeout(this.yieldTimer);
+    if (this.idleSweep) clearTimeout(this.idleSweep);
     for (const w of this.waiting.splice(0)) w(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
     for (const c of this.connections) c.socket.destroy();
   }

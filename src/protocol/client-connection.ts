@@ -13,6 +13,7 @@ import { FastCGIError, FastCGIProtocolError } from '../codec/errors.js';
 import { feed } from './feed.js';
 import { Flags, RecordType, Role } from '../codec/constants.js';
 import type { PairList } from '../codec/pairs.js';
+import { RequestIds } from './request-ids.js';
 
 export interface ClientConnectionHandler {
   /** Bytes for the app, in order (a list, for writev). */
@@ -41,7 +42,7 @@ export class ClientConnection {
   private readonly decoder: Decoder;
   private readonly encoder: Encoder;
   /** Active request ids. */
-  private readonly active = new Set<number>();
+  private readonly active = new RequestIds();
   private closed = false;
 
   /**
@@ -58,7 +59,7 @@ export class ClientConnection {
           if (type === RecordType.GET_VALUES_RESULT && id === 0) this.handler.values?.(pairs);
         },
         end: (id, appStatus, protocolStatus) => {
-          if (this.closed || !this.active.delete(id)) return;
+          if (this.closed || !this.active.free(id)) return;
           this.handler.end(id, appStatus, protocolStatus);
         },
       },
@@ -80,10 +81,7 @@ export class ClientConnection {
    */
   begin(params: Pairs, options: BeginOptions = {}, body?: Uint8Array): number {
     if (this.closed) throw new FastCGIError('CONNECTION_CLOSED', 'fcgi-wasm: a request cannot begin on a closed connection');
-    let id = 1;
-    while (this.active.has(id)) id++;
-    if (id > 0xffff) throw new RangeError('fcgi-wasm: no free request id on this connection');
-    this.active.add(id);
+    const id = this.active.take();
     this.handler.write(this.encoder.requestStart(id, options.role ?? Role.RESPONDER, options.keepConn === false ? 0 : Flags.KEEP_CONN, params, body));
     return id;
   }
@@ -119,7 +117,7 @@ export class ClientConnection {
    */
   dispose(): void {
     this.closed = true;
-    if (this.active.size > 0) this.active.clear(); // clear() makes a new table even when empty
+    this.active.clear();
     this.decoder.dispose();
     this.handler = DISPOSED;
   }

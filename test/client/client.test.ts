@@ -140,6 +140,22 @@ describe('Client with our own server', () => {
     c.close();
   });
 
+  it('closes kept connections once idle for idleTimeout, never one in use', async () => {
+    const c = new Client({ address: oursAddress, idleTimeout: 150, multiplex: false });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await Promise.all([c.call({ params: { REQUEST_URI: '/a' } }), c.call({ params: { REQUEST_URI: '/b' } })]);
+    expect(c.connections).toBe(2);
+    const slow = c.call({ params: { REQUEST_URI: '/slow?ms=400' } }); // on one of them, longer than idleTimeout
+    await sleep(250);
+    expect(c.connections).toBe(1); // the idle one closed, the busy one stayed
+    expect(text((await slow).stdout)).toMatch(/\r\n\r\n\/slow\?ms=400 0$/);
+    expect(c.connections).toBe(1);
+    await sleep(300);
+    expect(c.connections).toBe(0);
+    expect(text((await c.call({ params: { REQUEST_URI: '/again' } })).stdout)).toMatch(/\r\n\r\n\/again 0$/);
+    c.close();
+  });
+
   it('request() streams the raw reply and gives the parsed head', async () => {
     const c = new Client({ address: oursAddress });
     const reply = await c.request({ params: { REQUEST_URI: '/h' } });
