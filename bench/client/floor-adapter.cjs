@@ -1,10 +1,11 @@
 'use strict';
 // A measuring stick, not a client: the least a Node program can do per FastCGI request, as one more
-// adapter for the peers harness's client-bench.js. It encodes the params once (the bench sends the same
-// object every time), keeps `concurrency` connections, writes each request in one write and scans the
-// reply only for STDOUT and END_REQUEST. No timeouts, no errors handled, no multiplexing, no
-// validation: whatever a real client does costs more than this. bench/client/ceiling.sh uses it to show
-// how much of the client-side bar any Node client could reach on this machine.
+// adapter for the peers harness's client-bench.js. It encodes a request once (the bench sends the
+// same params and body every time), keeps `concurrency` connections, writes each request in one write
+// and scans the reply only for STDOUT and END_REQUEST. No timeouts, no errors handled, no
+// multiplexing, no validation: whatever a real client does costs more than this.
+// bench/client/ceiling.sh uses it to show how much of the client-side bar any Node client could reach
+// on this machine.
 const net = require('net');
 
 function record(type, content) {
@@ -24,15 +25,22 @@ function length(n) {
   b.writeUInt32BE((n | 0x80000000) >>> 0);
   return b;
 }
-/** BEGIN_REQUEST (responder, keep-conn), PARAMS, the empty PARAMS and the empty STDIN: one buffer. */
-function encodeRequest(params) {
+/** BEGIN_REQUEST (responder, keep-conn), PARAMS and the empty PARAMS: one buffer. */
+function encodeHead(params) {
   const pairs = [];
   for (const [k, v] of Object.entries(params)) {
     const name = Buffer.from(k, 'latin1');
     const value = Buffer.from(String(v), 'latin1');
     pairs.push(length(name.length), length(value.length), name, value);
   }
-  return Buffer.concat([record(1, Buffer.from([0, 1, 1, 0, 0, 0, 0, 0])), record(4, Buffer.concat(pairs)), record(4, Buffer.alloc(0)), record(5, Buffer.alloc(0))]);
+  return Buffer.concat([record(1, Buffer.from([0, 1, 1, 0, 0, 0, 0, 0])), record(4, Buffer.concat(pairs)), record(4, Buffer.alloc(0))]);
+}
+/** The body as STDIN records of at most 65528 bytes, then the empty STDIN. */
+function encodeStdin(body) {
+  const records = [];
+  for (let at = 0; body && at < body.length; at += 65528) records.push(record(5, body.subarray(at, at + 65528)));
+  records.push(record(5, Buffer.alloc(0)));
+  return Buffer.concat(records);
 }
 
 module.exports = {
@@ -43,6 +51,7 @@ module.exports = {
     const waiting = [];
     let opened = 0;
     let lastParams = null;
+    let lastBody = null;
     let encoded = null;
     function open() {
       const socket = net.connect(port, host);
@@ -85,10 +94,11 @@ module.exports = {
       return new Promise((resolve) => waiting.push(resolve));
     }
     return {
-      async request(params) {
-        if (params !== lastParams) {
+      async request(params, body) {
+        if (params !== lastParams || body !== lastBody) {
           lastParams = params;
-          encoded = encodeRequest(params);
+          lastBody = body;
+          encoded = Buffer.concat([encodeHead(params), encodeStdin(body)]);
         }
         const conn = await acquire();
         return new Promise((resolve) => {
