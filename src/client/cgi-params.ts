@@ -117,6 +117,9 @@ function addHeader(params: Record<string, string>, name: string, value: string):
   }
   if (name === 'content-length') return;
   if (name === 'proxy') return; // httpoxy: a client must not set HTTP_PROXY for the app
+  // 'X_Real_IP' would become the same param as 'X-Real-IP' and could pose as a header a proxy in front
+  // set: dropped, as nginx does by default (underscores_in_headers off)
+  if (name.includes('_')) return;
   const key = paramName(name);
   const before = params[key];
   params[key] = before === undefined ? value : `${before}${name === 'cookie' ? '; ' : ', '}${value}`;

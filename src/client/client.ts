@@ -10,6 +10,7 @@ import { Role } from '../codec/constants.js';
 import type { Pairs } from '../codec/encoder.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
 import { cgiParamsFor, type CgiParamsOptions } from './cgi-params.js';
+import { StreamedReply } from './streamed-reply.js';
 
 export type Body = Uint8Array | string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
@@ -87,49 +88,9 @@ export class Client {
   }
 
   private async open(options: RequestOptions, canRetry: boolean): Promise<FcgiReply> {
-    let stdoutC!: ReadableStreamDefaultController<Uint8Array>;
-    let stderrC!: ReadableStreamDefaultController<Uint8Array>;
-    const stdout = new ReadableStream<Uint8Array>({ start: (c) => void (stdoutC = c) });
-    const stderr = new ReadableStream<Uint8Array>({ start: (c) => void (stderrC = c) });
-    let settle!: { resolve: (v: { appStatus: number }) => void; reject: (e: unknown) => void };
-    const done = new Promise<{ appStatus: number }>((resolve, reject) => (settle = { resolve, reject }));
-    let headSettle!: { resolve: (h: CgiHead) => void; reject: (e: unknown) => void };
-    const head = new Promise<CgiHead>((resolve, reject) => (headSettle = { resolve, reject }));
-    head.catch(() => {}); // a caller that only reads stdout need not handle it
-    const parser = new CgiResponseParser();
-    let parsing = true;
-    const headFrom = (c: Uint8Array): void => {
-      if (!parsing) return;
-      try {
-        const r = parser.push(c);
-        if (r) {
-          parsing = false;
-          headSettle.resolve(r.head!);
-        }
-      } catch (e) {
-        parsing = false;
-        headSettle.reject(e);
-      }
-    };
-    const requestId = await this.begin(options, canRetry, {
-      stdout: (c) => (headFrom(c), stdoutC.enqueue(c)),
-      stderr: (c) => stderrC.enqueue(c),
-      end: (appStatus) => {
-        if (parsing) {
-          parsing = false;
-          try {
-            parser.end();
-          } catch (e) {
-            headSettle.reject(e);
-          }
-        }
-        stdoutC.close();
-        stderrC.close();
-        settle.resolve({ appStatus });
-      },
-      fail: (e) => (headSettle.reject(e), stdoutC.error(e), stderrC.error(e), settle.reject(e)),
-    });
-    return { requestId, stdout, stderr, head, done };
+    const reply = new StreamedReply();
+    const requestId = await this.begin(options, canRetry, reply);
+    return { requestId, stdout: reply.stdoutStream, stderr: reply.stderrStream, head: reply.head, done: reply.done };
   }
 
   /**
@@ -145,15 +106,27 @@ export class Client {
   }
 
   private async begin(options: RequestOptions, canRetry: boolean, sink: ReplySink): Promise<number> {
-    options.signal?.throwIfAborted();
+    const signal = options.signal;
+    signal?.throwIfAborted();
     // an idle kept connection starts the request now, in this tick (no await: the request leaves with
-    // the caller's other writes); otherwise wait for one
-    let conn = this.pool.idle() ?? (await this.pool.acquire());
-    while (conn.closed) conn = await this.pool.acquire(); // it closed between the pool's answer and now
-    const replayable = options.body === undefined || typeof options.body === 'string' || options.body instanceof Uint8Array;
-    const id = this.start(conn, options, canRetry && replayable, sink);
-    sink.started?.(new Flow(conn, id));
-    return id;
+    // the caller's other writes); otherwise wait for one, for no longer than the total timeout and
+    // until the caller aborts
+    let conn = this.pool.idle();
+    let waited = 0;
+    if (conn === null) {
+      const total = this.options.timeouts?.total;
+      const since = Date.now();
+      const wait = { signal, within: total, timeout: () => new FastCGIError('TIMEOUT_TOTAL', `the FastCGI request took longer than ${total} ms (waiting for a connection)`) };
+      conn = await this.pool.acquire(wait);
+      while (conn.closed) conn = await this.pool.acquire(wait); // it closed between the pool's answer and now
+      waited = Date.now() - since;
+    }
+    // sent again only if nothing of it can have run twice: a body in hand, and a method that may be
+    // repeated (RFC 9110 9.2.2; nginx does not retry POST, PATCH or LOCK either)
+    const replayable = (options.body === undefined || typeof options.body === 'string' || options.body instanceof Uint8Array) && idempotent(options.params);
+    const run = this.start(conn, options, canRetry && replayable, sink, waited);
+    sink.started?.(new Flow(conn, run));
+    return run.requestId;
   }
 
   /** A whole reply: stdout, stderr and the app status (collected without streams: the fast path). */
@@ -212,14 +185,14 @@ export class Client {
       if (started === null) {
         replayed++;
         hops--;
-        request = new Request(request.url, { method: request.method, headers: request.headers, body: body as Uint8Array<ArrayBuffer> | undefined });
+        request = new Request(request.url, { method: request.method, headers: request.headers, body: body as Uint8Array<ArrayBuffer> | undefined, signal: request.signal });
         continue;
       }
       const { first, reader, done } = started;
       const head = first.head!;
       if (head.localRedirect && hops < 10) {
         void reader.cancel();
-        request = new Request(new URL(head.location!, request.url), { method: 'GET', headers: request.headers });
+        request = new Request(new URL(head.location!, request.url), { method: 'GET', headers: withoutBodyHeaders(request.headers), signal: request.signal });
         continue;
       }
       const rest = first.body;
@@ -250,18 +223,23 @@ export class Client {
     const parser = new CgiResponseParser();
     const reader = reply.stdout.getReader();
     const done = reply.done.catch((e: unknown) => e as Error);
-    for (;;) {
-      const { value, done: ended } = await reader.read().catch(async (e: unknown) => {
-        throw (await done) ?? e;
-      });
-      if (ended) {
-        const failure = await done;
-        if (failure instanceof Error) throw failure;
-        parser.end(); // throws INCOMPLETE_HEADERS
-      } else {
-        const first = parser.push(value);
-        if (first) return { first, reader, done };
+    try {
+      for (;;) {
+        const { value, done: ended } = await reader.read().catch(async (e: unknown) => {
+          throw (await done) ?? e;
+        });
+        if (ended) {
+          const failure = await done;
+          if (failure instanceof Error) throw failure;
+          parser.end(); // throws INCOMPLETE_HEADERS
+        } else {
+          const first = parser.push(value);
+          if (first) return { first, reader, done };
+        }
       }
+    } catch (e) {
+      void reader.cancel().catch(() => {}); // a bad head: the rest of the reply is not wanted
+      throw e;
     }
   }
 
@@ -286,8 +264,8 @@ export class Client {
     this.pool.close();
   }
 
-  /** Starts a request on `conn`; its reply goes to `sink`. Returns the request id. */
-  private start(conn: PooledConnection, options: RequestOptions, canRetry: boolean, sink: ReplySink): number {
+  /** Starts a request on `conn`; its reply goes to `sink`. */
+  private start(conn: PooledConnection, options: RequestOptions, canRetry: boolean, sink: ReplySink, waited: number): RequestRun {
     const run = new RequestRun(conn, options, this.options.timeouts ?? NO_TIMEOUTS, canRetry, sink);
     // BEGIN, PARAMS and a body already in hand (with its STDIN end) leave in one write, as nginx does:
     // fcgi2 answers a GET before reading STDIN, and a STDIN end arriving after its answer is read as a
@@ -296,15 +274,21 @@ export class Client {
     const inHand = options.role !== Role.FILTER && (body === undefined || typeof body === 'string' || body instanceof Uint8Array);
     const keepConn = this.options.keepAlive !== false;
     const id = conn.begin(run, (c) => c.begin(options.params, { role: options.role, keepConn }, inHand ? bodyBytes(body) : undefined));
-    run.started(id);
-    if (!inHand) void this.send(conn, id, options).catch((e: unknown) => run.giveUp(e instanceof Error ? e : new Error(String(e))));
-    return id;
+    run.started(id, waited);
+    if (inHand) run.sent();
+    else
+      this.send(conn, run, options).then(
+        () => run.sent(),
+        (e: unknown) => run.giveUp(e instanceof Error ? e : new Error(String(e))),
+      );
+    return run;
   }
 
-  /** Streams the body (then DATA for filters) with backpressure; always ends STDIN. */
-  private async send(conn: PooledConnection, id: number, options: RequestOptions): Promise<void> {
-    await stream(conn, options.body, (chunk, end) => conn.conn.stdin(id, chunk, end));
-    if (options.role === Role.FILTER) await stream(conn, options.data, (chunk, end) => conn.conn.data(id, chunk, end));
+  /** Streams the body (then DATA for filters) with backpressure; always ends STDIN, unless the request was given up. */
+  private async send(conn: PooledConnection, run: RequestRun, options: RequestOptions): Promise<void> {
+    const id = run.requestId;
+    await stream(conn, run, options.body, (chunk, end) => conn.conn.stdin(id, chunk, end));
+    if (options.role === Role.FILTER) await stream(conn, run, options.data, (chunk, end) => conn.conn.data(id, chunk, end));
   }
 }
 
@@ -340,16 +324,44 @@ function bodyBytes(body: Uint8Array | string | undefined): Uint8Array {
   return body === undefined ? EMPTY : typeof body === 'string' ? utf8.encode(body) : body;
 }
 
-async function stream(conn: PooledConnection, body: Body | undefined, write: (chunk: Uint8Array, end: boolean) => void): Promise<void> {
+/**
+ * Writes a body with backpressure. Stops (and lets go of the source: the for-await's return) once the
+ * request was given up or its connection closed: a write that waits for 'drain' wakes at 'close' too.
+ */
+async function stream(conn: PooledConnection, run: RequestRun, body: Body | undefined, write: (chunk: Uint8Array, end: boolean) => void): Promise<void> {
   if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) return write(bodyBytes(body), true);
   const iterable: AsyncIterable<Uint8Array> = body instanceof ReadableStream ? (body as unknown as AsyncIterable<Uint8Array>) : body;
+  const socket = conn.socket;
   for await (const chunk of iterable) {
-    if (conn.closed) return;
+    if (conn.closed || run.isFinished) return;
     write(typeof chunk === 'string' ? utf8.encode(chunk) : chunk, false);
-    if (conn.socket.writableNeedDrain) await new Promise((r) => conn.socket.once('drain', r));
+    if (socket.writableNeedDrain) {
+      await new Promise<void>((resolve) => {
+        const go = (): void => void (socket.off('drain', go).off('close', go), resolve());
+        socket.on('drain', go).on('close', go);
+      });
+    }
   }
-  write(EMPTY, true);
+  if (!conn.closed && !run.isFinished) write(EMPTY, true);
 }
+
+/** A local redirect is a GET without a body: the original body's headers do not go with it. */
+function withoutBodyHeaders(headers: Headers): Headers {
+  const copy = new Headers(headers);
+  for (const name of ['content-type', 'content-length', 'transfer-encoding', 'content-encoding']) copy.delete(name);
+  return copy;
+}
+
+/** Whether a request may be sent again: its REQUEST_METHOD is idempotent (RFC 9110 9.2.2), or it has none. */
+function idempotent(params: Pairs): boolean {
+  let method: unknown;
+  if (Symbol.iterator in params) {
+    for (const [name, value] of params as Iterable<readonly [unknown, unknown]>) if (name === 'REQUEST_METHOD') method = value;
+  } else method = (params as Record<string, unknown>).REQUEST_METHOD;
+  if (method === undefined) return true;
+  return typeof method === 'string' && IDEMPOTENT.has(method.toUpperCase());
+}
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** The body, checked to be exactly `length` bytes (CONTENT_LENGTH must be the bytes actually sent). */
 async function* exactly(body: ReadableStream<Uint8Array>, length: number): AsyncGenerator<Uint8Array> {

@@ -34,7 +34,10 @@ export interface GatewayOptions {
   staticFiles?: boolean;
   /** Send every request to the backend (an application server rather than a PHP docroot). */
   passAll?: boolean;
-  /** Options for each backend's Client (pool size, timeouts...). */
+  /**
+   * Options for each backend's Client (pool size, timeouts...). Timeouts default to nginx's: 60 s for
+   * the first byte of the reply (counted once the request is sent) and 60 s between reply bytes.
+   */
   client?: Omit<ClientOptions, 'address'>;
   /** How often a backend marked down is probed again, ms (default 5000). */
   healthCheckInterval?: number;
@@ -65,7 +68,7 @@ interface Backend {
 /** Maps a failure to the status a web server answers with. */
 export function statusForError(err: unknown): number {
   const code = err instanceof FastCGIError ? err.code : '';
-  if (code.startsWith('TIMEOUT')) return 504;
+  if (code.startsWith('TIMEOUT') || code === 'CONNECT_TIMEOUT') return 504;
   if (code === 'OVERLOADED' || code === 'CANT_MPX_CONN') return 503;
   if (code === 'BAD_PATH') return 400;
   if (code === 'BODY_TOO_LARGE') return 413;
@@ -78,7 +81,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   const log = options.log ?? ((m) => console.error(m));
   const backends: Backend[] = (Array.isArray(options.backends) ? options.backends : [options.backends]).map((address) => ({
     address,
-    client: new Client({ ...options.client, address }),
+    client: new Client({ ...options.client, address, timeouts: options.client?.timeouts ?? DEFAULT_TIMEOUTS }),
     down: false,
     retryAt: 0,
   }));
@@ -117,11 +120,11 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     return { kind: 'file' as const, file: root + path, size: s.size, mtime: s.mtime };
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, nextFn?: (err?: unknown) => void): Promise<void> {
     const url = requestUrl(req);
     const path = safePath(url.pathname);
     const target = options.passAll ? { kind: 'script' as const, script: '', pathInfo: path } : await resolve(path);
-    if (target === null) return plain(res, 404, 'Not Found\n');
+    if (target === null) return nextFn ? nextFn() : plain(res, 404, 'Not Found\n'); // as middleware, what is not ours goes on
     if (target.kind === 'redirect') {
       res.writeHead(301, { Location: target.location + url.search });
       return void res.end();
@@ -154,7 +157,12 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       current = new URL(redirect, `${current.protocol}//${current.hostname}${current.port ? `:${current.port}` : ''}${current.pathname}`);
       method = 'GET';
       const next = options.passAll ? { kind: 'script' as const, script: '', pathInfo: safePath(current.pathname) } : await resolve(safePath(current.pathname));
-      if (next === null || next.kind !== 'script') return plain(res, 404, 'Not Found\n');
+      if (next === null) return plain(res, 404, 'Not Found\n');
+      if (next.kind === 'file') return serveFile(req, res, next, true);
+      if (next.kind === 'redirect') {
+        res.writeHead(301, { Location: next.location + current.search });
+        return void res.end();
+      }
       script = next;
     }
   }
@@ -184,14 +192,13 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   }
 
   const handler = ((req, res, nextFn) => {
-    handle(req, res).catch((err: unknown) => {
+    handle(req, res, nextFn).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy(err instanceof Error ? err : undefined);
         return;
       }
       const status = statusForError(err);
       log(`fcgi-wasm gateway: ${req.method} ${req.url} -> ${status}: ${err instanceof Error ? err.message : String(err)}`);
-      if (nextFn && status === 404) return nextFn();
       plain(res, status, `${status === 504 ? 'Gateway Timeout' : status === 503 ? 'Service Unavailable' : status === 400 ? 'Bad Request' : status === 413 ? 'Payload Too Large' : 'Bad Gateway'}\n`);
     });
   }) as GatewayHandler;
@@ -276,7 +283,13 @@ class Relay implements ReplySink {
         return this.reject(err);
       }
     }
-    if (this.redirect === null) finishReply(this.res, this.cgiHead!, this.wroteHead, this.held, this.head);
+    if (this.redirect === null) {
+      try {
+        finishReply(this.res, this.cgiHead!, this.wroteHead, this.held, this.head);
+      } catch (err) {
+        return this.reject(refusedHead(err));
+      }
+    }
     this.resolve(this.redirect);
   }
 
@@ -297,7 +310,11 @@ class Relay implements ReplySink {
     if (this.done) return;
     if (!this.wroteHead) {
       this.wroteHead = true;
-      this.res.writeHead(this.cgiHead!.status, this.cgiHead!.statusText, this.cgiHead!.headers.flat());
+      try {
+        this.res.writeHead(this.cgiHead!.status, this.cgiHead!.statusText, this.cgiHead!.headers.flat());
+      } catch (err) {
+        return this.fail(refusedHead(err)); // node:http refused the app's head: 502, and the request is dropped
+      }
     }
     const chunks = this.held;
     this.held = [];
@@ -325,6 +342,14 @@ function finishReply(res: ServerResponse, cgiHead: CgiHead, wroteHead: boolean, 
   res.writeHead(cgiHead.status, cgiHead.statusText, headers);
   if (head) res.end();
   else res.end(bodyBytes);
+}
+
+/** nginx's defaults: fastcgi_read_timeout 60 s, before the first reply byte and between reply bytes. */
+const DEFAULT_TIMEOUTS = { firstByte: 60_000, idle: 60_000 };
+
+/** node:http refused to send the app's head (writeHead threw): a typed error, answered with 502. */
+function refusedHead(err: unknown): FastCGIError {
+  return new FastCGIError('BAD_CGI_HEADER', `the app's response head cannot be sent: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 type FileInfo = { isFile(): boolean; isDirectory(): boolean; size: number; mtime: Date } | null;
@@ -377,9 +402,10 @@ function plain(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
-function serveFile(req: IncomingMessage, res: ServerResponse, f: { file: string; size: number; mtime: Date }): void {
+/** A file from the document root; `asGet`: the target of a local redirect (RFC 3875 6.2.2), never a 304 for the original URL's If-Modified-Since. */
+function serveFile(req: IncomingMessage, res: ServerResponse, f: { file: string; size: number; mtime: Date }, asGet = false): void {
   const modified = f.mtime.toUTCString();
-  if (req.headers['if-modified-since'] === modified) {
+  if (!asGet && req.headers['if-modified-since'] === modified) {
     res.writeHead(304);
     return void res.end();
   }

@@ -220,13 +220,45 @@ export class Pool {
     return this.connections.size;
   }
 
-  /** A connection with room for one more request: an idle one, a new one, or the next one freed. */
-  acquire(): Promise<PooledConnection> {
+  /**
+   * A connection with room for one more request: an idle one, a new one, or the next one freed. With
+   * `wait`, the caller stops waiting when its signal aborts (rejecting with the signal's reason) or
+   * after `within` ms (rejecting with `timeout()`); a connection that comes after that is handed on.
+   */
+  acquire(wait?: { signal?: AbortSignal; within?: number; timeout?: () => Error }): Promise<PooledConnection> {
     if (this.closedPool) return Promise.reject(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
     const free = this.idle();
     if (free) return Promise.resolve(free);
-    if (this.connections.size + this.connecting < this.limit) return this.open();
-    return new Promise((resolve, reject) => this.waiting.push((c) => (c instanceof Error ? reject(c) : resolve(c))));
+    const coming: Promise<PooledConnection> =
+      this.connections.size + this.connecting < this.limit ? this.open() : new Promise((resolve, reject) => this.waiting.push((c) => (c instanceof Error ? reject(c) : resolve(c))));
+    const signal = wait?.signal;
+    const within = wait?.within;
+    if (!signal && !within) return coming;
+    return new Promise((resolve, reject) => {
+      let gaveUp = false;
+      const giveUp = (error: unknown): void => {
+        gaveUp = true;
+        done();
+        reject(error);
+      };
+      const onAbort = (): void => giveUp(signal!.reason);
+      const timer = within ? setTimeout(() => giveUp(wait!.timeout?.() ?? new FastCGIError('TIMEOUT', `no connection within ${within} ms`)), within) : null;
+      const done = (): void => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      coming.then(
+        (c) => {
+          if (!gaveUp) return void (done(), resolve(c));
+          c.reserved--; // its slot goes to the next request, or the connection goes idle
+          this.released(c);
+        },
+        (e: unknown) => {
+          if (!gaveUp) giveUp(e);
+        },
+      );
+    });
   }
 
   /** An open connection with room for one more request, its slot taken; null if there is none now. */

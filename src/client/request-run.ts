@@ -35,20 +35,46 @@ export class RequestRun implements RequestEvents {
     if (signal) this.onAbort = () => this.giveUp(signal.reason instanceof Error ? signal.reason : new FastCGIError('ABORTED', 'the request was aborted'));
   }
 
-  /** The request has begun as `id`: its timers start. */
-  started(id: number): void {
+  /**
+   * The request has begun as `id`, `waited` ms after the caller asked (for a connection): the total
+   * timer starts with what is left of its time, and the abort signal is listened to.
+   */
+  started(id: number, waited = 0): void {
     this.id = id;
-    const { firstByte, total } = this.timeouts;
-    if (firstByte) this.firstByteTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_FIRST_BYTE', `the FastCGI app did not answer within ${firstByte} ms`)), firstByte);
-    if (total) this.totalTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_TOTAL', `the FastCGI request took longer than ${total} ms`)), total);
-    if (this.onAbort) this.options.signal!.addEventListener('abort', this.onAbort, { once: true });
+    const total = this.timeouts.total;
+    if (total) this.totalTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_TOTAL', `the FastCGI request took longer than ${total} ms`)), Math.max(1, total - waited));
+    if (this.onAbort) {
+      this.options.signal!.addEventListener('abort', this.onAbort, { once: true });
+      if (this.options.signal!.aborted) this.onAbort(); // between the caller's check and now
+    }
+  }
+
+  /**
+   * The whole request (its body included) has been handed to the connection: the first-byte timer
+   * starts now, as nginx's read timeout does once the request is sent, so a slow upload is not cut.
+   */
+  sent(): void {
+    const firstByte = this.timeouts.firstByte;
+    if (!firstByte || this.answered || this.finished) return;
+    this.firstByteTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_FIRST_BYTE', `the FastCGI app did not answer within ${firstByte} ms of the request`)), firstByte);
+  }
+
+  get requestId(): number {
+    return this.id;
+  }
+
+  /** Given up or ended: nothing more goes to the sink, and a body still streaming stops. */
+  get isFinished(): boolean {
+    return this.finished;
   }
 
   stdout(_id: number, chunk: Uint8Array): void {
+    if (this.finished) return; // after an abort or a timeout, a multiplexing app may still send some
     this.touched();
     this.sink.stdout(chunk.slice()); // the caller's: it owns its buffer
   }
   stderr(_id: number, chunk: Uint8Array): void {
+    if (this.finished) return;
     this.touched();
     this.sink.stderr(chunk.slice());
   }
@@ -70,7 +96,6 @@ export class RequestRun implements RequestEvents {
 
   /** A reply byte came: the first-byte timer is done, the idle timer starts over. */
   private touched(): void {
-    if (this.finished) return; // a record after a timeout or an abort: no timer to restart
     if (!this.answered) {
       this.answered = true;
       if (this.firstByteTimer) clearTimeout(this.firstByteTimer);
@@ -120,20 +145,28 @@ export class Replaying implements ReplySink {
   }
 }
 
-/** Flow control a ReplySink gets for its request: the connection's, since records arrive in order on it. */
+/**
+ * Flow control a ReplySink gets for its request: the connection's, since records arrive in order on it
+ * (pausing a multiplexed connection holds its other requests too). Cancelling gives the request up
+ * (ABORT_REQUEST on a multiplexed connection, closing a plain one) and lets go of a pause it made.
+ */
 export class Flow implements ReplyFlow {
+  private paused = false;
   constructor(
     private readonly conn: PooledConnection,
-    private readonly id: number,
+    private readonly run: RequestRun,
   ) {}
   pause(): void {
+    this.paused = true;
     this.conn.socket.pause();
   }
   resume(): void {
+    this.paused = false;
     this.conn.socket.resume();
   }
   cancel(): void {
-    this.conn.cancel(this.id);
+    this.run.giveUp(new FastCGIError('CANCELLED', 'the reply was cancelled by its reader'));
+    if (this.paused) this.resume();
   }
 }
 

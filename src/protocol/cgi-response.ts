@@ -20,6 +20,8 @@ export interface CgiHead {
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A byte no header value may hold (RFC 9110 5.5: controls other than HTAB, and DEL): a web server would refuse to send it. */
+const BAD_VALUE_BYTE = /[^\t\x20-\x7e\x80-\xff]/;
 const REASONS: Record<number, string> = { 200: 'OK', 302: 'Found' };
 
 export class CgiResponseParser {
@@ -93,12 +95,13 @@ function parseHead(text: string): CgiHead {
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon).trim() : '';
     const value = line.slice(colon + 1).trim();
-    if (!TOKEN.test(name) || /[\r\0]/.test(value)) {
+    if (!TOKEN.test(name) || BAD_VALUE_BYTE.test(value)) {
       throw new FastCGIError('BAD_CGI_HEADER', `the app sent an invalid CGI header line: ${JSON.stringify(line.slice(0, 80))}`);
     }
     const lower = name.toLowerCase();
     if (lower === 'status') {
-      const m = /^(\d{3})(?:\s+(.*))?$/.exec(value);
+      // a final status (no 1xx: a CGI response cannot be interim), in the range a Response allows
+      const m = /^([2-5]\d\d)(?:\s+(.*))?$/.exec(value);
       if (!m) throw new FastCGIError('BAD_CGI_STATUS', `the app sent an invalid Status header: ${JSON.stringify(value)}`);
       status = Number(m[1]);
       statusText = m[2] ?? '';

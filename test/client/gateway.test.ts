@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createGateway, Encoder, RecordType, type GatewayHandler } from '../../src/index.js';
+import { createGateway, Encoder, FastCGIError, RecordType, statusForError, type GatewayHandler } from '../../src/index.js';
+import { cgiParams } from '../../src/client/cgi-params.js';
 import { startPhpFpm, type PhpFpm } from '../peers/php-fpm.js';
 import { startNginx, freePort, type Nginx } from '../peers/nginx.js';
 
@@ -131,6 +132,47 @@ describe('gateway', () => {
       expect(r.headers.get('set-cookie')).toBeNull();
       bad.server.close();
     });
+
+    it('answers 502 for a head node:http would refuse (control bytes, a bad Status), and keeps serving', async () => {
+      for (const head of ['Status: 099 Odd', 'Status: 600 Beyond', 'X-Bell: a\x07b', 'X-Del: a\x7fb', 'Status: 404 Not\x01Found']) {
+        const bad = await fakeApp(`Content-Type: text/plain\r\n${head}\r\n\r\nbody`);
+        const base = await gateway({ backends: bad.address });
+        const r = await fetch(`${base}/index.php`);
+        expect(r.status, JSON.stringify(head)).toBe(502);
+        expect(await r.text()).toBe('Bad Gateway\n');
+        bad.server.close();
+      }
+      expect(logs.join('\n')).toMatch(/BAD_CGI_STATUS|invalid Status/);
+      const base = await gateway();
+      expect((await fetch(`${base}/static.txt`)).status).toBe(200); // the process is alive and well
+    });
+
+    it('drops request headers with underscores, which could pose as the dashed ones (nginx does too)', () => {
+      const params = cgiParams({ url: new URL('http://x.test/a.php'), method: 'GET', rawHeaders: ['X_Real_IP', '6.6.6.6', 'X-Real-IP', '10.0.0.1', 'Accept_Encoding', 'x'], hasBody: false }, 0, { documentRoot: DOCROOT });
+      expect(params.HTTP_X_REAL_IP).toBe('10.0.0.1');
+      expect(params.HTTP_ACCEPT_ENCODING).toBeUndefined();
+    });
+  });
+
+  describe('as Express/Connect middleware', () => {
+    it('passes what it does not serve to next(), and serves the rest', async () => {
+      const g = createGateway({ backends: php.address, documentRoot: DOCROOT, log: (m) => logs.push(m) });
+      gateways.push(g);
+      const server = createHttpServer((req, res) =>
+        g(req, res, () => {
+          res.writeHead(418, { 'content-type': 'text/plain' });
+          res.end('the next middleware\n');
+        }),
+      );
+      servers.push(server);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const missing = await fetch(`${base}/no/such/page`);
+      expect(missing.status).toBe(418);
+      expect(await missing.text()).toBe('the next middleware\n');
+      expect(await (await fetch(`${base}/static.txt`)).text()).toBe('plain text file\n');
+      expect((await (await fetch(`${base}/index.php?a=1`)).json()).query).toEqual({ a: '1' });
+    });
   });
 
   describe('failures', () => {
@@ -158,6 +200,23 @@ describe('gateway', () => {
       expect((await fetch(`${base}/index.php`)).status).toBe(504);
       silent.close();
     });
+  });
+
+  it('serves the target of a local redirect: a script, or a static file', async () => {
+    const base = await gateway();
+    expect((await (await fetch(`${base}/redirect.php?to=local`)).json()).query).toEqual({ from: 'redirect' });
+    const app = await fakeApp('Content-Type: text/html\r\nLocation: /static.txt\r\n\r\n');
+    const toFile = await gateway({ backends: app.address });
+    const r = await fetch(`${toFile}/index.php`);
+    expect(r.status).toBe(200);
+    expect(await r.text()).toBe('plain text file\n');
+    app.server.close();
+  });
+
+  it('maps timeouts, connecting included, to 504 and other failures to 502/503', () => {
+    for (const code of ['TIMEOUT_FIRST_BYTE', 'TIMEOUT_IDLE', 'TIMEOUT_TOTAL', 'CONNECT_TIMEOUT']) expect(statusForError(new FastCGIError(code, 'x')), code).toBe(504);
+    for (const code of ['CONNECT_FAILED', 'BACKEND_CLOSED', 'BAD_CGI_HEADER', 'INCOMPLETE_HEADERS']) expect(statusForError(new FastCGIError(code, 'x')), code).toBe(502);
+    expect(statusForError(new FastCGIError('OVERLOADED', 'x'))).toBe(503);
   });
 
   it('sends a reply that arrives whole with a Content-Length, and streams one that arrives in pieces', async () => {

@@ -160,4 +160,15 @@ describe('CgiResponseParser', () => {
     const p = new CgiResponseParser(100);
     expect(() => p.push(Buffer.alloc(200, 'a'))).toThrow(/exceed 100 bytes/);
   });
+  it('refuses what no web server could send on: a status outside 200-599, control bytes in a value', () => {
+    for (const status of ['000', '099', '100 Continue', '101', '600', '999']) {
+      expect(() => parse(`Status: ${status}\r\n\r\n`), status).toThrow(expect.objectContaining({ code: 'BAD_CGI_STATUS' }));
+    }
+    for (const value of ['a\x01b', 'a\x7fb', 'a\0b', 'a\rb', 'a\x1bb']) {
+      expect(() => parse(`X-Value: ${value}\r\n\r\n`), JSON.stringify(value)).toThrow(expect.objectContaining({ code: 'BAD_CGI_HEADER' }));
+    }
+    expect(() => parse('Status: 404 Not\x01Found\r\n\r\n')).toThrow(expect.objectContaining({ code: 'BAD_CGI_HEADER' }));
+    // a tab and bytes 0x80-0xff are fine (obs-text)
+    expect(parse('Status: 599 Odd\r\nX-Value: a\tb\xe9\r\n\r\n')).toMatchObject({ status: 599, headers: [['X-Value', 'a\tb\xe9']] });
+  });
 });
