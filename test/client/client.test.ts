@@ -347,3 +347,153 @@ describe('Client faults', () => {
     await new Promise((r) => busy.close(r));
   });
 });
+
+describe('Client streams, aborts and timeouts', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let app: FcgiServer;
+  let address: string;
+  /** Per path: what the app's handler saw (requests, bytes written, whether the web side went away). */
+  const seen = { requests: [] as string[], written: 0, closedEarly: 0 };
+
+  beforeAll(async () => {
+    app = createServer((req, res) => {
+      const url = new URL(req.url!, 'http://x');
+      seen.requests.push(url.pathname);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      res.on('close', () => {
+        if (!res.writableFinished) seen.closedEarly++;
+      });
+      req.on('end', async () => {
+        const ms = Number(url.searchParams.get('ms') ?? 0);
+        if (url.pathname === '/drip') {
+          // a head, then a chunk every `ms` for ever (until the web side goes away)
+          res.setHeader('content-type', 'text/plain');
+          res.write('first\n');
+          const timer = setInterval(() => res.write('more\n'), ms);
+          res.on('close', () => clearInterval(timer));
+        } else if (url.pathname === '/big') {
+          // 32 MiB in 64 KiB writes, each after the last one drained: `written` is what was taken
+          const piece = Buffer.alloc(64 * 1024, 'x');
+          for (let i = 0; i < 512 && !res.destroyed; i++) {
+            seen.written += piece.length;
+            if (!res.write(piece)) await new Promise((r) => res.once('drain', r).once('close', r));
+          }
+          res.end();
+        } else if (url.pathname === '/stall') {
+          res.write('head\n'); // then nothing
+        } else {
+          await sleep(ms);
+          res.end(`${url.pathname} ${Buffer.concat(chunks).length}`);
+        }
+      });
+    });
+    await new Promise<void>((r) => app.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+    address = `127.0.0.1:${(app.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    app.closeAllConnections?.();
+    await new Promise((r) => app.close(r));
+  });
+
+  for (const multiplex of [false, true]) {
+    it(`request(): cancelling stdout gives the request up, and the client goes on (${multiplex ? 'multiplexed: ABORT_REQUEST' : 'plain connection: closed'})`, async () => {
+      const c = new Client({ address, multiplex, maxConnections: 1 });
+      const before = seen.closedEarly;
+      const reply = await c.request({ params: { REQUEST_URI: '/drip?ms=10', REQUEST_METHOD: 'GET' } });
+      const reader = reply.stdout.getReader();
+      expect(text((await reader.read()).value!)).toContain('first');
+      await reader.cancel();
+      await expect(reply.done).rejects.toMatchObject({ code: 'CANCELLED' });
+      await sleep(100); // the app went on writing meanwhile: none of it may reach the cancelled stream
+      expect(seen.closedEarly).toBe(before + 1); // the app saw the request end (abort, or the connection closed)
+      expect(text((await c.call({ params: { REQUEST_URI: '/after' } })).stdout)).toMatch(/\/after 0$/);
+      c.close();
+    });
+  }
+
+  it('request(): a reader that falls behind holds the app back (backpressure), and gets every byte', async () => {
+    const c = new Client({ address, multiplex: false });
+    seen.written = 0;
+    const reply = await c.request({ params: { REQUEST_URI: '/big' } });
+    await sleep(500); // nothing read: the app must have stopped well short of 32 MiB
+    const heldBack = seen.written;
+    expect(heldBack).toBeLessThan(16 << 20);
+    let bytes = 0;
+    for await (const chunk of reply.stdout as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+    expect(bytes).toBeGreaterThan(32 << 20); // the body and the CGI head
+    expect(seen.written).toBe(32 << 20);
+    expect((await reply.done).appStatus).toBe(0);
+    c.close();
+  });
+
+  it('an abort while waiting for a connection leaves at once, and the request is never sent', async () => {
+    const c = new Client({ address, maxConnections: 1, multiplex: false });
+    const busy = c.call({ params: { REQUEST_URI: '/busy?ms=400' } });
+    await sleep(50);
+    const ac = new AbortController();
+    const queued = c.call({ params: { REQUEST_URI: '/never-sent' }, signal: ac.signal });
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(), 50);
+    await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
+    expect(Date.now() - t0).toBeLessThan(300);
+    expect(text((await busy).stdout)).toMatch(/\/busy 0$/);
+    expect(text((await c.call({ params: { REQUEST_URI: '/next' } })).stdout)).toMatch(/\/next 0$/); // the slot came back
+    expect(seen.requests).not.toContain('/never-sent');
+    c.close();
+  });
+
+  it('the total timeout counts the wait for a connection', async () => {
+    const c = new Client({ address, maxConnections: 1, multiplex: false, timeouts: { total: 150 } });
+    const busy = c.call({ params: { REQUEST_URI: '/busy2?ms=100' } });
+    const queued = c.call({ params: { REQUEST_URI: '/late?ms=100' } }); // waits ~100 ms, then would take 100 more
+    await expect(queued).rejects.toMatchObject({ code: 'TIMEOUT_TOTAL' });
+    await busy;
+    c.close();
+  });
+
+  it('the first-byte timeout starts once a streamed body is sent, not before', async () => {
+    const c = new Client({ address, multiplex: false, timeouts: { firstByte: 150 } });
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        if (sent === 5) return ctl.close();
+        await sleep(80); // 400 ms of upload in all
+        sent++;
+        ctl.enqueue(new Uint8Array(1000));
+      },
+    });
+    expect(text((await c.call({ params: { REQUEST_URI: '/upload', REQUEST_METHOD: 'POST' }, body })).stdout)).toMatch(/\/upload 5000$/);
+    await expect(c.call({ params: { REQUEST_URI: '/slow?ms=400' } })).rejects.toMatchObject({ code: 'TIMEOUT_FIRST_BYTE' });
+    c.close();
+  });
+
+  it('the idle timeout ends a reply that stalls between records', async () => {
+    const c = new Client({ address, multiplex: false, timeouts: { idle: 150 } });
+    const t0 = Date.now();
+    await expect(c.call({ params: { REQUEST_URI: '/stall' } })).rejects.toMatchObject({ code: 'TIMEOUT_IDLE' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+    c.close();
+  });
+
+  it('sends a request lost on a kept connection again only if its method is idempotent', async () => {
+    // answers the first request of each connection, then drops the connection on the next one unanswered
+    const reply = Buffer.from('0106000100020600' + '6869' + '000000000000' + '0103000100080000' + '0000000000000000', 'hex');
+    let connections = 0;
+    const dropper = createNetServer((s) => {
+      connections++;
+      let requests = 0;
+      s.on('data', () => (requests++ === 0 ? s.write(reply) : s.destroy()));
+    });
+    await new Promise<void>((r) => dropper.listen(0, '127.0.0.1', () => r()));
+    const c = new Client({ address: `127.0.0.1:${(dropper.address() as { port: number }).port}`, multiplex: false, maxConnections: 1 });
+    expect(text((await c.call({ params: { REQUEST_METHOD: 'POST' }, body: 'x' })).stdout)).toBe('hi');
+    await expect(c.call({ params: { REQUEST_METHOD: 'POST' }, body: 'x' })).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
+    expect(connections).toBe(1); // not sent again: a POST may have run
+    expect(text((await c.call({ params: { REQUEST_METHOD: 'PUT' }, body: 'x' })).stdout)).toBe('hi'); // a new connection
+    expect(text((await c.call({ params: { REQUEST_METHOD: 'GET' } })).stdout)).toBe('hi'); // lost, then sent again
+    expect(connections).toBe(3);
+    c.close();
+    dropper.close();
+  });
+});
