@@ -104,6 +104,8 @@ export class PooledConnection {
         this.unansweredSince = 0;
         const events = this.take(id);
         events?.end(appStatus, protocolStatus);
+        // a reader that paused the connection for a request now over must not leave it paused for the next
+        if (this.running === 0 && this.socket.isPaused()) this.socket.resume();
         this.pool.released(this);
       },
     }, { pooledOutput: true }); // each output is written to the socket at once

@@ -35,11 +35,7 @@ export class StreamedReply implements ReplySink {
     this.stdoutStream = new ReadableStream<Uint8Array>(
       {
         start: (c) => void (this.stdoutC = c),
-        pull: () => {
-          if (!this.paused) return;
-          this.paused = false;
-          this.flow?.resume();
-        },
+        pull: () => this.unpause(),
         cancel: () => {
           this.stdoutOpen = false;
           this.flow?.cancel();
@@ -83,11 +79,19 @@ export class StreamedReply implements ReplySink {
     }
   }
 
+  /** Lets the app's connection go on (the reader caught up, or the request is over). */
+  private unpause(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.flow?.resume();
+  }
+
   stderr(chunk: Uint8Array): void {
     if (this.stderrOpen) this.stderrC.enqueue(chunk);
   }
 
   end(appStatus: number): void {
+    this.unpause(); // END_REQUEST may come in the read that filled the stream: no pull would follow
     if (this.parser) {
       try {
         this.parser.end(); // throws INCOMPLETE_HEADERS
@@ -103,6 +107,7 @@ export class StreamedReply implements ReplySink {
   }
 
   fail(error: unknown): void {
+    this.unpause();
     this.parser = null;
     this.headSettle.reject(error);
     if (this.stdoutOpen) this.stdoutC.error(error);

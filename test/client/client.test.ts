@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createServer as createNetServer } from 'node:net';
-import { Client, createServer, type FcgiServer } from '../../src/index.js';
+import { Client, createServer, Encoder, RecordType, type FcgiServer } from '../../src/index.js';
 import { startPhpFpm, type PhpFpm } from '../peers/php-fpm.js';
 import { freePort } from '../peers/ports.js';
 import { startFcgi2App, type Fcgi2App } from '../peers/fcgi2-app.js';
@@ -392,7 +392,6 @@ describe('Client streams, aborts and timeouts', () => {
     address = `127.0.0.1:${(app.address() as { port: number }).port}`;
   });
   afterAll(async () => {
-    app.closeAllConnections?.();
     await new Promise((r) => app.close(r));
   });
 
@@ -425,6 +424,28 @@ describe('Client streams, aborts and timeouts', () => {
     expect(seen.written).toBe(32 << 20);
     expect((await reply.done).appStatus).toBe(0);
     c.close();
+  });
+
+  it('a reply that ends while its reader is behind leaves the connection running for the next request', async () => {
+    // 256 KiB of STDOUT and END_REQUEST in one write: the end arrives while the stream is full (paused)
+    const enc = new Encoder();
+    const replyBytes = Buffer.concat([...enc.stream(RecordType.STDOUT, 1, Buffer.alloc(256 * 1024, 'y'), true), enc.endRequest(1, 0)]);
+    const whole = createNetServer((s) => s.on('data', () => s.write(replyBytes)));
+    await new Promise<void>((r) => whole.listen(0, '127.0.0.1', () => r()));
+    const c = new Client({ address: `127.0.0.1:${(whole.address() as { port: number }).port}`, maxConnections: 1, multiplex: false });
+    for (let i = 0; i < 3; i++) {
+      const reply = await c.request({ params: { REQUEST_METHOD: 'GET' } });
+      let bytes = 0;
+      for await (const chunk of reply.stdout as unknown as AsyncIterable<Uint8Array>) {
+        await sleep(20); // a slow reader: the stream stays full, and the connection paused, to the end
+        bytes += chunk.length;
+      }
+      expect(bytes, `request ${i}`).toBe(256 * 1024);
+      await reply.done;
+    }
+    expect(c.connections).toBe(1);
+    c.close();
+    whole.close();
   });
 
   it('an abort while waiting for a connection leaves at once, and the request is never sent', async () => {
