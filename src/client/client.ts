@@ -2,6 +2,7 @@
 // `call()` collects a whole reply; `fetch()` speaks Request/Response with CGI/1.1 params and parses the
 // CGI response (Status, Location, local redirects).
 
+import { EventEmitter } from 'node:events';
 import { Pool, type PoolOptions, type PooledConnection } from './pool.js';
 import { Flow, Replaying, RequestRun, RetryError } from './request-run.js';
 import { FastCGIError } from '../codec/errors.js';
@@ -57,11 +58,17 @@ export interface FetchOptions extends CgiParamsOptions {
   maxBufferedBody?: number;
 }
 
-export class Client {
+/** What a Client emits: 'stderr' for every FCGI_STDERR chunk of every request, whatever API sent it. */
+export interface ClientEvents {
+  stderr: [chunk: Uint8Array, params: Pairs];
+}
+
+export class Client extends EventEmitter<ClientEvents> {
   readonly options: ClientOptions;
   private readonly pool: Pool;
 
   constructor(options: ClientOptions) {
+    super();
     this.options = options;
     this.pool = new Pool(options);
   }
@@ -255,9 +262,15 @@ export class Client {
     return { allowed: head.status === 200, status: head.status, variables, headers: head.headers, body: r!.body };
   }
 
-  /** Filter role: `data` is the file to filter. */
+  /**
+   * Filter role: `data` is the file to filter. FCGI_DATA_LENGTH is added to the params when `data` is in
+   * hand and they lack it (the spec has the web server send it; FCGI_DATA_LAST_MOD is the caller's to give).
+   */
   filter(options: Omit<RequestOptions, 'role'> & { data: Body }): Promise<CollectedReply> {
-    return this.call({ ...options, role: Role.FILTER });
+    const data = options.data;
+    const length = typeof data === 'string' ? utf8.encode(data).length : data instanceof Uint8Array ? data.length : undefined;
+    const params = length === undefined || hasParam(options.params, 'FCGI_DATA_LENGTH') ? options.params : withParam(options.params, 'FCGI_DATA_LENGTH', String(length));
+    return this.call({ ...options, params, role: Role.FILTER });
   }
 
   close(): void {
@@ -266,7 +279,7 @@ export class Client {
 
   /** Starts a request on `conn`; its reply goes to `sink`. */
   private start(conn: PooledConnection, options: RequestOptions, canRetry: boolean, sink: ReplySink, waited: number): RequestRun {
-    const run = new RequestRun(conn, options, this.options.timeouts ?? NO_TIMEOUTS, canRetry, sink);
+    const run = new RequestRun(conn, options, this.options.timeouts ?? NO_TIMEOUTS, canRetry, sink, this);
     // BEGIN, PARAMS and a body already in hand (with its STDIN end) leave in one write, as nginx does:
     // fcgi2 answers a GET before reading STDIN, and a STDIN end arriving after its answer is read as a
     // stray record that makes it drop the kept connection. A streamed body (or a filter's DATA) follows.
@@ -352,12 +365,25 @@ function withoutBodyHeaders(headers: Headers): Headers {
   return copy;
 }
 
+/** The value of param `name` (the last one given), or undefined. */
+function paramValue(params: Pairs, name: string): unknown {
+  if (!(Symbol.iterator in params)) return (params as Record<string, unknown>)[name];
+  let value: unknown;
+  for (const [n, v] of params as Iterable<readonly [unknown, unknown]>) if (n === name) value = v;
+  return value;
+}
+function hasParam(params: Pairs, name: string): boolean {
+  return paramValue(params, name) !== undefined;
+}
+/** The params with one more pair, in the shape they came in. */
+function withParam(params: Pairs, name: string, value: string): Pairs {
+  if (!(Symbol.iterator in params)) return { ...(params as Record<string, string>), [name]: value };
+  return [...(params as Iterable<readonly [string, string]>), [name, value] as const];
+}
+
 /** Whether a request may be sent again: its REQUEST_METHOD is idempotent (RFC 9110 9.2.2), or it has none. */
 function idempotent(params: Pairs): boolean {
-  let method: unknown;
-  if (Symbol.iterator in params) {
-    for (const [name, value] of params as Iterable<readonly [unknown, unknown]>) if (name === 'REQUEST_METHOD') method = value;
-  } else method = (params as Record<string, unknown>).REQUEST_METHOD;
+  const method = paramValue(params, 'REQUEST_METHOD');
   if (method === undefined) return true;
   return typeof method === 'string' && IDEMPOTENT.has(method.toUpperCase());
 }

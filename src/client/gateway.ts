@@ -87,6 +87,8 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   }));
   let next = 0;
   const lookup = statCache(options.fileCacheTime ?? 1000);
+  // where the script ends in a path ('/a.php/x' -> '/a.php', '/x'), with the pattern's own flags (/i...)
+  const scriptSplitter = new RegExp(`^(.+?${scriptPattern.source.replace(/\$$/, '')})(/.*)?$`, scriptPattern.flags.replace(/[gy]/g, ''));
 
   /** Healthy backends in round-robin order, then those whose retry time has come. */
   function candidates(): Backend[] {
@@ -103,7 +105,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       const index = path + (options.index ?? 'index.php');
       if ((await lookup(root + index))?.isFile()) return scriptPattern.test(index) ? { kind: 'script', script: index, pathInfo: '' } : fileAt(index);
     }
-    const [script, pathInfo] = splitScript(path, new RegExp(`^(.+?${scriptPattern.source.replace(/\$$/, '')})(/.*)?$`));
+    const [script, pathInfo] = splitScript(path, scriptSplitter);
     if (scriptPattern.test(script)) {
       // only an existing script file runs: '/uploads/a.jpg/x.php' names no file, so nothing runs
       if ((await lookup(root + script))?.isFile()) return { kind: 'script', script, pathInfo };
@@ -141,7 +143,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     let current: UrlParts = url;
     let script = target;
     for (let hops = 0; ; hops++) {
-      const params = cgiParams({ url: current, method, rawHeaders: req.rawHeaders, hasBody: body !== undefined || chunked }, hops === 0 ? length : 0, {
+      const params = cgiParams({ url: current, method, rawHeaders: req.rawHeaders, hasBody: body !== undefined || chunked || declared !== undefined }, hops === 0 ? length : 0, {
         documentRoot: root,
         scriptFilename: options.passAll ? root : root + script.script,
         script: { name: script.script, pathInfo: script.pathInfo },

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import { ClientConnection, type ClientConnectionHandler } from '../protocol/client-connection.js';
 import { FastCGIError } from '../codec/errors.js';
+import { ProtocolStatus } from '../codec/constants.js';
 import { allocBytes, concatBytes } from '../codec/bytes.js';
 import { connectTo } from './connect.js';
 import { getValues } from './get-values.js';
@@ -102,6 +103,8 @@ export class PooledConnection {
       stderr: (id, chunk) => this.answered(id)?.stderr(id, chunk),
       end: (id, appStatus, protocolStatus) => {
         this.unansweredSince = 0;
+        // an app that said it multiplexes, then refused a second request: one request per connection from now on
+        if (protocolStatus === ProtocolStatus.CANT_MPX_CONN) this.pool.learned(1);
         const events = this.take(id);
         events?.end(appStatus, protocolStatus);
         // a reader that paused the connection for a request now over must not leave it paused for the next
@@ -271,9 +274,14 @@ export class Pool {
   }
 
   private open(): Promise<PooledConnection> {
+    let socket: Socket;
+    try {
+      socket = connectTo(this.options.address); // BAD_ADDRESS is thrown before anything is counted
+    } catch (e) {
+      return Promise.reject(e);
+    }
     this.connecting++;
     return new Promise((resolve, reject) => {
-      const socket = connectTo(this.options.address);
       const timer = setTimeout(() => {
         socket.destroy();
         done(new FastCGIError('CONNECT_TIMEOUT', `connecting to ${this.options.address} took longer than ${this.options.connectTimeout ?? 5000} ms`));

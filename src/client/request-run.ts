@@ -30,6 +30,8 @@ export class RequestRun implements RequestEvents {
     private readonly timeouts: NonNullable<ClientOptions['timeouts']>,
     private readonly canRetry: boolean,
     private readonly sink: ReplySink,
+    /** Told of every stderr chunk too (the Client's 'stderr' event). */
+    private readonly client: Client | null = null,
   ) {
     const signal = options.signal;
     if (signal) this.onAbort = () => this.giveUp(signal.reason instanceof Error ? signal.reason : new FastCGIError('ABORTED', 'the request was aborted'));
@@ -76,7 +78,9 @@ export class RequestRun implements RequestEvents {
   stderr(_id: number, chunk: Uint8Array): void {
     if (this.finished) return;
     this.touched();
-    this.sink.stderr(chunk.slice());
+    const copy = chunk.slice();
+    this.client?.emit('stderr', copy, this.options.params);
+    this.sink.stderr(copy);
   }
   end(appStatus: number, protocolStatus: number): void {
     if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) return this.finish(null, appStatus);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createServer as createNetServer } from 'node:net';
-import { Client, createServer, Encoder, RecordType, type FcgiServer } from '../../src/index.js';
+import { Client, createServer, Decoder, Encoder, ProtocolStatus, RecordType, type FcgiServer } from '../../src/index.js';
 import { startPhpFpm, type PhpFpm } from '../peers/php-fpm.js';
 import { freePort } from '../peers/ports.js';
 import { startFcgi2App, type Fcgi2App } from '../peers/fcgi2-app.js';
@@ -209,12 +209,14 @@ describe('Client roles', () => {
   it('filter(): sends the file as FCGI_DATA', async () => {
     const upper = createServer((req, res) => {
       const parts: Buffer[] = [];
-      req.fcgi.data!.on('data', (d: Buffer) => parts.push(d)).on('end', () => res.end(Buffer.concat(parts).toString().toUpperCase()));
+      req.fcgi.data!.on('data', (d: Buffer) => parts.push(d)).on('end', () => res.end(`${req.params.FCGI_DATA_LENGTH} ${Buffer.concat(parts).toString().toUpperCase()}`));
     });
     await new Promise<void>((r) => upper.listen({ port: 0, host: '127.0.0.1' }, () => r()));
     const c = new Client({ address: `127.0.0.1:${(upper.address() as { port: number }).port}` });
-    const r = await c.filter({ params: { FCGI_DATA_LENGTH: '11' }, data: 'hello world' });
-    expect(text(r.stdout)).toMatch(/\r\n\r\nHELLO WORLD$/);
+    const r = await c.filter({ params: {}, data: 'hello world' }); // FCGI_DATA_LENGTH added by filter()
+    expect(text(r.stdout)).toMatch(/\r\n\r\n11 HELLO WORLD$/);
+    const bytes = await c.filter({ params: [['SCRIPT_NAME', '/f']], data: 'héllo' }); // pairs as a list; length in bytes
+    expect(Buffer.from(bytes.stdout).toString()).toMatch(/\r\n\r\n6 HÉLLO$/);
     c.close();
     await new Promise((r) => upper.close(r));
   });
@@ -336,6 +338,54 @@ describe('Client faults', () => {
     await expect(slow).rejects.toMatchObject({ name: 'AbortError' });
     expect(text((await queued).stdout)).toMatch(/\/b 0$/);
     c.close();
+  });
+
+  it("emits 'stderr' for every request, whatever API sent it (fetch() included)", async () => {
+    const c = new Client({ address: oursAddress });
+    const logged: string[] = [];
+    c.on('stderr', (chunk, params) => logged.push(`${(params as Record<string, string>).REQUEST_URI}: ${text(chunk).trim()}`));
+    await c.call({ params: { REQUEST_URI: '/one' } });
+    await (await c.fetch('http://site.test/two', { documentRoot: '/srv' })).text();
+    expect(logged).toEqual(['/one: log /one', '/two: log /two']);
+    c.close();
+  });
+
+  it('says BAD_ADDRESS for an address it cannot use, every time (nothing is left counted)', async () => {
+    const c = new Client({ address: 'no-port-here', maxConnections: 1 });
+    for (let i = 0; i < 3; i++) await expect(c.call({ params: {} })).rejects.toMatchObject({ code: 'BAD_ADDRESS' });
+    c.close();
+  });
+
+  it('goes back to one request per connection when an app that said it multiplexes answers CANT_MPX_CONN', async () => {
+    // says FCGI_MPXS_CONNS=1, but refuses a second request while one is running on a connection
+    const enc = new Encoder();
+    const liar = createNetServer((s) => {
+      const active = new Set<number>();
+      const dec = new Decoder({
+        pairs: (type) => {
+          if (type === RecordType.GET_VALUES) s.write(enc.getValuesResult({ FCGI_MPXS_CONNS: '1', FCGI_MAX_REQS: '10' }));
+        },
+        begin: (id) => {
+          if (active.size > 0) return void s.write(enc.endRequest(id, 0, ProtocolStatus.CANT_MPX_CONN));
+          active.add(id);
+          setTimeout(() => {
+            active.delete(id);
+            s.write(Buffer.concat([...enc.stream(RecordType.STDOUT, id, Buffer.from('ok'), true), enc.endRequest(id, 0)]));
+          }, 30);
+        },
+      });
+      s.on('data', (d) => dec.push(d));
+    });
+    await new Promise<void>((r) => liar.listen(0, '127.0.0.1', () => r()));
+    const c = new Client({ address: `127.0.0.1:${(liar.address() as { port: number }).port}`, maxConnections: 4 });
+    await c.call({ params: {} });
+    await new Promise((r) => setTimeout(r, 100)); // the GET_VALUES answer: the pool now multiplexes
+    const first = await Promise.allSettled([1, 2, 3].map(() => c.call({ params: {} })));
+    expect(first.some((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'CANT_MPX_CONN')).toBe(true);
+    const after = await Promise.all([1, 2, 3].map(() => c.call({ params: {} })));
+    after.forEach((r) => expect(text(r.stdout)).toBe('ok'));
+    c.close();
+    liar.close();
   });
 
   it('turns OVERLOADED into a typed error', async () => {

@@ -122,6 +122,8 @@ describe('gateway', () => {
         },
       });
       expect(await (await fetch(`${base}/post.php`, { method: 'POST', body: chunked, duplex: 'half' } as RequestInit)).text()).toMatch(/^1234 \w+ 1234$/);
+      // an empty body with Content-Length: 0 is CONTENT_LENGTH 0 (as nginx sends it), not absent
+      expect(await (await fetch(`${base}/post.php`, { method: 'POST', body: '' })).text()).toBe('0 d41d8cd98f00b204e9800998ecf8427e 0');
     });
 
     it('refuses CR in a header from the backend with 502', async () => {
@@ -200,6 +202,12 @@ describe('gateway', () => {
       expect((await fetch(`${base}/index.php`)).status).toBe(504);
       silent.close();
     });
+  });
+
+  it("finds the script in a path with the pattern's own flags (/\\.PHP$/i)", async () => {
+    const base = await gateway({ scriptPattern: /\.PHP$/i });
+    const r = await (await fetch(`${base}/index.php/extra/path`)).json();
+    expect(r).toMatchObject({ script: `${DOCROOT}/index.php`, path_info: '/extra/path' });
   });
 
   it('serves the target of a local redirect: a script, or a static file', async () => {
