@@ -296,11 +296,20 @@ describe('Client faults', () => {
     silent.close();
   });
 
-  it('reports an app killed mid-response as BACKEND_CLOSED', async () => {
-    const dying = createNetServer((s) => s.once('data', () => s.end(Buffer.from('01060001000500006869', 'hex'))));
+  it('reports an app killed mid-response as BACKEND_CLOSED, and the pool recovers', async () => {
+    // the first connection dies in the middle of a STDOUT record; later ones answer whole
+    const whole = Buffer.from('0106000100020600' + '6869' + '000000000000' + '0103000100080000' + '0000000000000000', 'hex');
+    let connections = 0;
+    const dying = createNetServer((s) => {
+      const n = ++connections;
+      s.on('data', () => (n === 1 ? s.end(Buffer.from('01060001000500006869', 'hex')) : s.write(whole)));
+    });
     await new Promise<void>((r) => dying.listen(0, '127.0.0.1', () => r()));
-    const c = new Client({ address: `127.0.0.1:${(dying.address() as { port: number }).port}`, multiplex: false });
+    const c = new Client({ address: `127.0.0.1:${(dying.address() as { port: number }).port}`, multiplex: false, maxConnections: 1 });
     await expect(c.call({ params: {} })).rejects.toMatchObject({ code: expect.stringMatching(/BACKEND_CLOSED|TRUNCATED_CONTENT/) });
+    expect(text((await c.call({ params: {} })).stdout)).toBe('hi');
+    expect(text((await c.call({ params: {} })).stdout)).toBe('hi');
+    expect(connections).toBe(2);
     c.close();
     dying.close();
   });
@@ -513,6 +522,35 @@ describe('Client streams, aborts and timeouts', () => {
     expect(seen.requests).not.toContain('/never-sent');
     c.close();
   });
+
+  for (const multiplex of [false, true]) {
+    it(`an abort mid-upload stops the body, ends the request at the app, and the client goes on (${multiplex ? 'multiplexed' : 'plain connection'})`, async () => {
+      const c = new Client({ address, multiplex, maxConnections: 1 });
+      await c.call({ params: { REQUEST_URI: '/warm' } }); // the GET_VALUES answer comes meanwhile
+      await sleep(50);
+      const before = seen.closedEarly;
+      let pulled = 0;
+      let cancelled = false;
+      const endless = new ReadableStream<Uint8Array>({
+        async pull(ctl) {
+          await sleep(10);
+          pulled++;
+          ctl.enqueue(new Uint8Array(4096));
+        },
+        cancel: () => void (cancelled = true),
+      });
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 150);
+      await expect(c.call({ params: { REQUEST_URI: '/upload', REQUEST_METHOD: 'POST' }, body: endless, signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
+      const pulledAtAbort = pulled;
+      await sleep(100);
+      expect(cancelled).toBe(true); // the body's source was let go
+      expect(pulled - pulledAtAbort).toBeLessThanOrEqual(1);
+      expect(seen.closedEarly).toBe(before + 1);
+      expect(text((await c.call({ params: { REQUEST_URI: '/after-abort' } })).stdout)).toMatch(/\/after-abort 0$/);
+      c.close();
+    });
+  }
 
   it('the total timeout counts the wait for a connection', async () => {
     const c = new Client({ address, maxConnections: 1, multiplex: false, timeouts: { total: 150 } });
