@@ -3,6 +3,25 @@
 import { connect, type Socket } from 'node:net';
 import { FastCGIError } from '../codec/errors.js';
 
+/** Whether a connection to `address` opens within `timeout` ms (it is closed at once): a health check. */
+export function reachable(address: string, timeout: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let socket: ReturnType<typeof connectTo>;
+    try {
+      socket = connectTo(address);
+    } catch {
+      return resolve(false);
+    }
+    const done = (up: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(up);
+    };
+    const timer = setTimeout(() => done(false), timeout);
+    socket.once('connect', () => done(true)).once('error', () => done(false));
+  });
+}
+
 /** A socket to 'host:port', '[v6]:port', 'unix:/path' or '/path' (BAD_ADDRESS for anything else). */
 export function connectTo(address: string): Socket {
   if (address.startsWith('unix:')) return connect(address.slice(5));

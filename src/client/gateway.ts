@@ -15,6 +15,7 @@ import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Client, bufferBody, type Body, type ClientOptions, type ReplyFlow, type ReplySink } from './client.js';
 import { cgiParams, safePath, splitScript, type UrlParts } from './cgi-params.js';
+import { reachable } from './connect.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
 import { concatBytes } from '../codec/bytes.js';
 import { FastCGIError } from '../codec/errors.js';
@@ -39,7 +40,11 @@ export interface GatewayOptions {
    * the first byte of the reply (counted once the request is sent) and 60 s between reply bytes.
    */
   client?: Omit<ClientOptions, 'address'>;
-  /** How often a backend marked down is probed again, ms (default 5000). */
+  /**
+   * How often a backend marked down (it refused or timed out a connection) is checked, ms: a connection
+   * is opened to it, and once one opens it takes requests again. Live requests are not used as probes.
+   * Default 5000.
+   */
   healthCheckInterval?: number;
   /** Where errors are logged (default console.error). */
   log?: (message: string) => void;
@@ -62,7 +67,8 @@ interface Backend {
   address: string;
   client: Client;
   down: boolean;
-  retryAt: number;
+  /** The health check of a backend marked down. */
+  check: ReturnType<typeof setTimeout> | null;
 }
 
 /** Maps a failure to the status a web server answers with. */
@@ -83,21 +89,40 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     address,
     client: new Client({ ...options.client, address, timeouts: options.client?.timeouts ?? DEFAULT_TIMEOUTS }),
     down: false,
-    retryAt: 0,
+    check: null,
   }));
   let next = 0;
   const lookup = statCache(options.fileCacheTime ?? 1000);
   // where the script ends in a path ('/a.php/x' -> '/a.php', '/x'), with the pattern's own flags (/i...)
   const scriptSplitter = new RegExp(`^(.+?${scriptPattern.source.replace(/\$$/, '')})(/.*)?$`, scriptPattern.flags.replace(/[gy]/g, ''));
 
-  /** Healthy backends in round-robin order, then those whose retry time has come. */
+  /** Healthy backends in round-robin order (all of them, if none is: try anyway rather than refuse). */
   function candidates(): Backend[] {
     if (backends.length === 1) return backends; // tried even when marked down: there is no other
-    const now = Date.now();
     const order = backends.map((_, i) => backends[(next + i) % backends.length]!);
     next = (next + 1) % backends.length;
-    const up = order.filter((b) => !b.down || b.retryAt <= now);
-    return up.length > 0 ? up : order; // all down: try anyway rather than refuse
+    const up = order.filter((b) => !b.down);
+    return up.length > 0 ? up : order;
+  }
+
+  /** Takes a backend out of rotation until a connection to it opens again (checked every healthCheckInterval). */
+  function markDown(backend: Backend, err: Error): void {
+    if (backend.down) return;
+    backend.down = true;
+    log(`fcgi-wasm gateway: backend ${backend.address} is down: ${err.message}`);
+    const every = options.healthCheckInterval ?? 5000;
+    const check = (): void => {
+      backend.check = setTimeout(async () => {
+        if (!backend.down) return void (backend.check = null); // a request got through meanwhile
+        if (await reachable(backend.address, Math.min(every, options.client?.connectTimeout ?? 5000))) {
+          backend.down = false;
+          backend.check = null;
+          log(`fcgi-wasm gateway: backend ${backend.address} is up again`);
+        } else if (backend.check !== null) check();
+      }, every);
+      backend.check.unref?.();
+    };
+    check();
   }
 
   async function resolve(path: string): Promise<{ kind: 'script'; script: string; pathInfo: string } | { kind: 'file'; file: string; size: number; mtime: Date } | { kind: 'redirect'; location: string } | null> {
@@ -182,9 +207,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
         const code = err instanceof FastCGIError ? err.code : '';
         if ((code === 'CONNECT_FAILED' || code === 'CONNECT_TIMEOUT') && !res.headersSent) {
           // failover: the request never reached this backend (its body was not read), another may take it
-          backend.down = true;
-          backend.retryAt = Date.now() + (options.healthCheckInterval ?? 5000);
-          log(`fcgi-wasm gateway: backend ${backend.address} is down: ${(err as Error).message}`);
+          markDown(backend, err as Error);
           continue;
         }
         break;
@@ -204,7 +227,12 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       plain(res, status, `${status === 504 ? 'Gateway Timeout' : status === 503 ? 'Service Unavailable' : status === 400 ? 'Bad Request' : status === 413 ? 'Payload Too Large' : 'Bad Gateway'}\n`);
     });
   }) as GatewayHandler;
-  handler.close = () => backends.forEach((b) => b.client.close());
+  handler.close = () =>
+    backends.forEach((b) => {
+      if (b.check) clearTimeout(b.check);
+      b.check = null;
+      b.client.close();
+    });
   return handler;
 }
 

@@ -186,6 +186,26 @@ describe('gateway', () => {
       app.server.close();
     });
 
+    it('checks a backend marked down, and balances over it again once it is up', async () => {
+      const served = { a: 0, b: 0 };
+      const app = (name: 'a' | 'b') => createServer((_req, res) => (served[name]++, res.end(name)));
+      const a = app('a');
+      await new Promise<void>((r) => a.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+      const bPort = await freePort();
+      const base = await gateway({ backends: [`127.0.0.1:${(a.address() as { port: number }).port}`, `127.0.0.1:${bPort}`], passAll: true, healthCheckInterval: 100 });
+      for (let i = 0; i < 4; i++) expect(await (await fetch(`${base}/x${i}`)).text()).toBe('a'); // b refused: failover
+      expect(logs.join('\n')).toContain(`backend 127.0.0.1:${bPort} is down`);
+      const b = app('b');
+      await new Promise<void>((r) => b.listen({ port: bPort, host: '127.0.0.1' }, () => r()));
+      for (let i = 0; i < 40 && !logs.join('\n').includes(`backend 127.0.0.1:${bPort} is up again`); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(logs.join('\n')).toContain(`backend 127.0.0.1:${bPort} is up again`); // found by the check, not by a request
+      expect(served.b).toBe(0);
+      for (let i = 0; i < 6; i++) await (await fetch(`${base}/y${i}`)).text();
+      expect(served.b).toBeGreaterThanOrEqual(2); // round-robin over both again
+      expect(served.a).toBeGreaterThanOrEqual(4 + 2);
+      await Promise.all([a, b].map((s) => new Promise((r) => s.close(r))));
+    });
+
     it('answers 502 when the backend is down, and fails over to a live one', async () => {
       const dead = `127.0.0.1:${await freePort()}`;
       const alone = await gateway({ backends: dead });
