@@ -127,10 +127,16 @@ export class Client extends EventEmitter<ClientEvents> {
       conn = await this.pool.acquire(wait);
       while (conn.closed) conn = await this.pool.acquire(wait); // it closed between the pool's answer and now
       waited = Date.now() - since;
+      // the caller may have gone meanwhile (an abort in this very tick, a gateway's HTTP client hanging up)
+      if (signal?.aborted || sink.gone?.()) {
+        this.pool.unreserve(conn);
+        signal?.throwIfAborted();
+        throw new FastCGIError('CANCELLED', 'nobody wants the reply any more');
+      }
     }
     // sent again only if nothing of it can have run twice: a body in hand, and a method that may be
     // repeated (RFC 9110 9.2.2; nginx does not retry POST, PATCH or LOCK either)
-    const replayable = (options.body === undefined || typeof options.body === 'string' || options.body instanceof Uint8Array) && idempotent(options.params);
+    const replayable = inHand(options.body) && (options.role !== Role.FILTER || inHand(options.data)) && idempotent(options.params);
     const run = this.start(conn, options, canRetry && replayable, sink, waited);
     sink.started?.(new Flow(conn, run));
     return run.requestId;
@@ -198,7 +204,7 @@ export class Client extends EventEmitter<ClientEvents> {
       const { first, reader, done } = started;
       const head = first.head!;
       if (head.localRedirect && hops < 10) {
-        void reader.cancel();
+        discard(reader); // read to its end, not cancelled: the request finishes and its connection stays
         request = new Request(new URL(head.location!, request.url), { method: 'GET', headers: withoutBodyHeaders(request.headers), signal: request.signal });
         continue;
       }
@@ -220,7 +226,7 @@ export class Client extends EventEmitter<ClientEvents> {
       const headers = new Headers();
       for (const [name, value] of head.headers) headers.append(name, value);
       const nullBody = head.status === 204 || head.status === 304 || request.method === 'HEAD';
-      if (nullBody) void stream.cancel();
+      if (nullBody) discard(reader);
       return new Response(nullBody ? null : stream, { status: head.status, statusText: head.statusText, headers });
     }
   }
@@ -315,6 +321,8 @@ export interface ReplySink {
   fail(error: unknown): void;
   /** The request has begun: flow control for a consumer that cannot keep up, and a way to drop it. */
   started?(flow: ReplyFlow): void;
+  /** Asked before a request that waited for a connection is sent: true if nobody wants its reply any more. */
+  gone?(): boolean;
 }
 
 /** What a ReplySink gets to pace its request's reply (pause/resume the app's connection) or drop it. */
@@ -332,30 +340,70 @@ const utf8 = new TextEncoder();
 const NO_TIMEOUTS = {};
 const EMPTY = new Uint8Array(0);
 
+/** Whether a body is all in hand (none, a string or bytes): it can be sent again. */
+function inHand(body: Body | undefined): body is Uint8Array | string | undefined {
+  return body === undefined || typeof body === 'string' || body instanceof Uint8Array;
+}
+
+/** Reads a reply's rest and drops it: the request ends normally and its connection can be kept. */
+function discard(reader: ReadableStreamDefaultReader<Uint8Array>): void {
+  void (async () => {
+    for (;;) if ((await reader.read()).done) return;
+  })().catch(() => {});
+}
+
 /** A body given as bytes or a string, as bytes (none: empty). */
 function bodyBytes(body: Uint8Array | string | undefined): Uint8Array {
   return body === undefined ? EMPTY : typeof body === 'string' ? utf8.encode(body) : body;
 }
 
 /**
- * Writes a body with backpressure. Stops (and lets go of the source: the for-await's return) once the
- * request was given up or its connection closed: a write that waits for 'drain' wakes at 'close' too.
+ * Writes a body with backpressure. Once the request is given up (or its connection closed) it stops:
+ * a ReadableStream source is cancelled even while it waits for its next chunk, an async iterable is
+ * let go at its next chunk, and a wait for 'drain' ends. An app that takes no body bytes for the idle
+ * timeout fails the request with TIMEOUT_IDLE (nginx's fastcgi_send_timeout).
  */
 async function stream(conn: PooledConnection, run: RequestRun, body: Body | undefined, write: (chunk: Uint8Array, end: boolean) => void): Promise<void> {
-  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) return write(bodyBytes(body), true);
-  const iterable: AsyncIterable<Uint8Array> = body instanceof ReadableStream ? (body as unknown as AsyncIterable<Uint8Array>) : body;
+  if (inHand(body)) return write(bodyBytes(body), true);
   const socket = conn.socket;
-  for await (const chunk of iterable) {
-    if (conn.closed || run.isFinished) return;
-    write(typeof chunk === 'string' ? utf8.encode(chunk) : chunk, false);
-    if (socket.writableNeedDrain) {
-      await new Promise<void>((resolve) => {
-        const go = (): void => void (socket.off('drain', go).off('close', go), resolve());
-        socket.on('drain', go).on('close', go);
-      });
+  const reader = body instanceof ReadableStream ? (body as ReadableStream<Uint8Array>).getReader() : null;
+  const iterator = reader ? null : (body as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
+  let wake: (() => void) | null = null;
+  run.onFinish = () => {
+    void reader?.cancel().catch(() => {});
+    wake?.();
+  };
+  try {
+    for (;;) {
+      const next = reader ? await reader.read() : await iterator!.next();
+      if (next.done || conn.closed || run.isFinished) break;
+      const chunk = next.value;
+      write(typeof chunk === 'string' ? utf8.encode(chunk) : chunk, false);
+      if (socket.writableNeedDrain) await drained(socket, run, (w) => (wake = w));
+      wake = null;
     }
+  } finally {
+    if (reader) reader.releaseLock();
+    // a generator is let go (its finally runs); a Node Readable is only left unread, not destroyed: it
+    // may be the HTTP request the gateway still has to answer (node:http discards the rest)
+    else if ((conn.closed || run.isFinished) && typeof (body as { pause?: unknown }).pause !== 'function') await iterator!.return?.();
   }
   if (!conn.closed && !run.isFinished) write(EMPTY, true);
+}
+
+/** Until the socket drains or closes, the request finishes, or the app takes nothing for the idle timeout. */
+function drained(socket: PooledConnection['socket'], run: RequestRun, setWake: (wake: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const limit = run.sendTimeout;
+    const timer = limit ? setTimeout(() => run.giveUp(new FastCGIError('TIMEOUT_IDLE', `the FastCGI app took none of the request body for ${limit} ms`)), limit) : null;
+    const go = (): void => {
+      if (timer) clearTimeout(timer);
+      socket.off('drain', go).off('close', go);
+      resolve();
+    };
+    socket.on('drain', go).on('close', go);
+    setWake(go);
+  });
 }
 
 /** A local redirect is a GET without a body: the original body's headers do not go with it. */

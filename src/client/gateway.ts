@@ -67,8 +67,9 @@ interface Backend {
   address: string;
   client: Client;
   down: boolean;
-  /** The health check of a backend marked down. */
+  /** The health check of a backend marked down: its next timer, and whether its loop runs. */
   check: ReturnType<typeof setTimeout> | null;
+  checking: boolean;
 }
 
 /** Maps a failure to the status a web server answers with. */
@@ -90,8 +91,10 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     client: new Client({ ...options.client, address, timeouts: options.client?.timeouts ?? DEFAULT_TIMEOUTS }),
     down: false,
     check: null,
+    checking: false,
   }));
   let next = 0;
+  let closed = false;
   const lookup = statCache(options.fileCacheTime ?? 1000);
   // where the script ends in a path ('/a.php/x' -> '/a.php', '/x'), with the pattern's own flags (/i...)
   const scriptSplitter = new RegExp(`^(.+?${scriptPattern.source.replace(/\$$/, '')})(/.*)?$`, scriptPattern.flags.replace(/[gy]/g, ''));
@@ -107,22 +110,24 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
 
   /** Takes a backend out of rotation until a connection to it opens again (checked every healthCheckInterval). */
   function markDown(backend: Backend, err: Error): void {
-    if (backend.down) return;
+    if (backend.down || closed) return;
     backend.down = true;
     log(`fcgi-wasm gateway: backend ${backend.address} is down: ${err.message}`);
+    if (!backend.checking) check(backend); // one check loop per backend, even when it flaps
+  }
+  function check(backend: Backend): void {
+    backend.checking = true;
     const every = options.healthCheckInterval ?? 5000;
-    const check = (): void => {
-      backend.check = setTimeout(async () => {
-        if (!backend.down) return void (backend.check = null); // a request got through meanwhile
-        if (await reachable(backend.address, Math.min(every, options.client?.connectTimeout ?? 5000))) {
-          backend.down = false;
-          backend.check = null;
-          log(`fcgi-wasm gateway: backend ${backend.address} is up again`);
-        } else if (backend.check !== null) check();
-      }, every);
-      backend.check.unref?.();
-    };
-    check();
+    backend.check = setTimeout(async () => {
+      backend.check = null;
+      const up = !backend.down || (await reachable(backend.address, Math.min(every, options.client?.connectTimeout ?? 5000)));
+      if (closed) return void (backend.checking = false);
+      if (up && backend.down) log(`fcgi-wasm gateway: backend ${backend.address} is up again`);
+      if (up) backend.down = false; // (or a request got through meanwhile)
+      if (backend.down) check(backend);
+      else backend.checking = false;
+    }, every);
+    backend.check.unref?.();
   }
 
   async function resolve(path: string): Promise<{ kind: 'script'; script: string; pathInfo: string } | { kind: 'file'; file: string; size: number; mtime: Date } | { kind: 'redirect'; location: string } | null> {
@@ -229,6 +234,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   }) as GatewayHandler;
   handler.close = () =>
     backends.forEach((b) => {
+      closed = true;
       if (b.check) clearTimeout(b.check);
       b.check = null;
       b.client.close();
@@ -273,6 +279,11 @@ class Relay implements ReplySink {
 
   started(flow: ReplyFlow): void {
     this.flow = flow;
+    if (this.done) flow.cancel(); // the HTTP client went away just as the request began
+  }
+
+  gone(): boolean {
+    return this.done;
   }
 
   stdout(chunk: Uint8Array): void {

@@ -71,6 +71,8 @@ export class PooledConnection {
    */
   private readonly slots: RequestSlot[] = [];
   private running = 0;
+  /** Readers holding the socket paused (hold / letGo). */
+  private pauses = 0;
   private readonly pool: Pool;
 
   constructor(pool: Pool, socket: Socket) {
@@ -108,7 +110,10 @@ export class PooledConnection {
         const events = this.take(id);
         events?.end(appStatus, protocolStatus);
         // a reader that paused the connection for a request now over must not leave it paused for the next
-        if (this.running === 0 && this.socket.isPaused()) this.socket.resume();
+        if (this.running === 0 && (this.pauses > 0 || this.socket.isPaused())) {
+          this.pauses = 0;
+          this.socket.resume();
+        }
         this.pool.released(this);
       },
     }, { pooledOutput: true }); // each output is written to the socket at once
@@ -153,13 +158,30 @@ export class PooledConnection {
   begin(events: RequestEvents, start: (conn: ClientConnection) => number): number {
     this.idleSince = 0;
     if (this.reserved > 0) this.reserved--;
-    const id = start(this.conn);
+    let id: number;
+    try {
+      id = start(this.conn);
+    } catch (e) {
+      this.pool.released(this); // nothing began (params the encoder refused): the connection is free
+      throw e;
+    }
     const slot = (this.slots[id] ??= { events: null, answered: false });
     slot.events = events;
     slot.answered = false;
     this.running++;
     if (this.served++ === 0) this.unansweredSince = Date.now();
     return id;
+  }
+
+  /**
+   * A request's reader is behind: the socket stops reading until every reader that held it lets go
+   * (on a multiplexed connection one request's resume must not release another's pause).
+   */
+  hold(): void {
+    if (this.pauses++ === 0) this.socket.pause();
+  }
+  letGo(): void {
+    if (this.pauses > 0 && --this.pauses === 0) this.socket.resume();
   }
 
   /** Drops a request whose caller gave up (the connection is closed unless it multiplexes). */
@@ -256,8 +278,7 @@ export class Pool {
       coming.then(
         (c) => {
           if (!gaveUp) return void (done(), resolve(c));
-          c.reserved--; // its slot goes to the next request, or the connection goes idle
-          this.released(c);
+          this.unreserve(c);
         },
         (e: unknown) => {
           if (!gaveUp) giveUp(e);
@@ -297,12 +318,22 @@ export class Pool {
       socket.once('error', (err) => done(new FastCGIError('CONNECT_FAILED', `cannot connect to the FastCGI app at ${this.options.address}: ${err.message}`)));
       socket.once('connect', () => {
         socket.removeAllListeners('error');
+        if (this.closedPool) {
+          socket.destroy(); // close() came while it was connecting
+          return done(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
+        }
         const c = new PooledConnection(this, socket);
         c.capacity = this.capacity;
         this.connections.add(c);
         done(c.reserve());
       });
     });
+  }
+
+  /** Hands back a slot the caller took but will not use: to the next waiting request, or the connection goes idle. */
+  unreserve(c: PooledConnection): void {
+    if (c.reserved > 0) c.reserved--;
+    this.released(c);
   }
 
   /** A request ended on `c`: keep it for the next one, or close it. */
@@ -323,7 +354,7 @@ export class Pool {
     const idle = this.options.idleTimeout ?? 30_000;
     if (idle > 0) {
       c.idleSince = Date.now();
-      if (!this.idleSweep) this.sweepIdleIn(idle);
+      if (!this.idleSweep && !this.closedPool) this.sweepIdleIn(idle);
     }
     if (this.connections.size > 1 && !this.yieldTimer) this.watchForStall();
   }

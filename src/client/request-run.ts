@@ -23,6 +23,15 @@ export class RequestRun implements RequestEvents {
   private totalTimer: ReturnType<typeof setTimeout> | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly onAbort: (() => void) | null = null;
+  /** The whole request has been handed to the connection (the first-byte timer may run). */
+  private bodySent = false;
+  /** Its reader holds the connection paused (no read timer runs). */
+  private suspended = false;
+  /** Called once when it finishes: the body's sender lets go of its source and stops waiting. */
+  onFinish: (() => void) | null = null;
+  get sendTimeout(): number | undefined {
+    return this.timeouts.idle;
+  }
 
   constructor(
     private readonly conn: PooledConnection,
@@ -56,9 +65,36 @@ export class RequestRun implements RequestEvents {
    * starts now, as nginx's read timeout does once the request is sent, so a slow upload is not cut.
    */
   sent(): void {
-    const firstByte = this.timeouts.firstByte;
-    if (!firstByte || this.answered || this.finished) return;
-    this.firstByteTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_FIRST_BYTE', `the FastCGI app did not answer within ${firstByte} ms of the request`)), firstByte);
+    this.bodySent = true;
+    this.armReadTimer();
+  }
+
+  /** Its reader paused the connection: no read timer runs meanwhile. */
+  suspend(): void {
+    this.suspended = true;
+    if (this.firstByteTimer) clearTimeout(this.firstByteTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.firstByteTimer = this.idleTimer = null;
+  }
+  unsuspend(): void {
+    this.suspended = false;
+    this.armReadTimer();
+  }
+
+  /** The first-byte timer once the request is sent, then the idle timer after each reply byte. */
+  private armReadTimer(): void {
+    if (this.finished || this.suspended) return;
+    if (!this.answered) {
+      if (!this.bodySent) return;
+      const firstByte = this.timeouts.firstByte;
+      if (!firstByte || this.firstByteTimer) return;
+      this.firstByteTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_FIRST_BYTE', `the FastCGI app did not answer within ${firstByte} ms of the request`)), firstByte);
+      return;
+    }
+    const idle = this.timeouts.idle;
+    if (!idle) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_IDLE', `the FastCGI app sent nothing for ${idle} ms`)), idle);
   }
 
   get requestId(): number {
@@ -103,11 +139,9 @@ export class RequestRun implements RequestEvents {
     if (!this.answered) {
       this.answered = true;
       if (this.firstByteTimer) clearTimeout(this.firstByteTimer);
+      this.firstByteTimer = null;
     }
-    const idle = this.timeouts.idle;
-    if (!idle) return;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.giveUp(new FastCGIError('TIMEOUT_IDLE', `the FastCGI app sent nothing for ${idle} ms`)), idle);
+    if (this.timeouts.idle) this.armReadTimer();
   }
 
   private finish(error: unknown | null, appStatus = 0): void {
@@ -117,6 +151,7 @@ export class RequestRun implements RequestEvents {
     if (this.totalTimer) clearTimeout(this.totalTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.onAbort) this.options.signal!.removeEventListener('abort', this.onAbort);
+    this.onFinish?.();
     if (error === null) this.sink.end(appStatus);
     else this.sink.fail(error);
   }
@@ -142,6 +177,9 @@ export class Replaying implements ReplySink {
   started(flow: ReplyFlow): void {
     this.sink.started?.(flow);
   }
+  gone(): boolean {
+    return this.sink.gone?.() ?? false;
+  }
   fail(error: unknown): void {
     if (!(error instanceof RetryError)) return this.sink.fail(error);
     if (this.replays > 0) this.client.exchange(this.options, this.sink, this.replays - 1).catch((e: unknown) => this.sink.fail(e));
@@ -160,17 +198,22 @@ export class Flow implements ReplyFlow {
     private readonly conn: PooledConnection,
     private readonly run: RequestRun,
   ) {}
+  /** The reader is behind: the connection stops, and so do the request's read timers (the wait is not the app's). */
   pause(): void {
+    if (this.paused || this.run.isFinished) return;
     this.paused = true;
-    this.conn.socket.pause();
+    this.conn.hold();
+    this.run.suspend();
   }
   resume(): void {
+    if (!this.paused) return;
     this.paused = false;
-    this.conn.socket.resume();
+    this.conn.letGo();
+    this.run.unsuspend();
   }
   cancel(): void {
     this.run.giveUp(new FastCGIError('CANCELLED', 'the reply was cancelled by its reader'));
-    if (this.paused) this.resume();
+    this.resume();
   }
 }
 

@@ -82,7 +82,14 @@ export class ClientConnection {
   begin(params: Pairs, options: BeginOptions = {}, body?: Uint8Array): number {
     if (this.closed) throw new FastCGIError('CONNECTION_CLOSED', 'fcgi-wasm: a request cannot begin on a closed connection');
     const id = this.active.take();
-    this.handler.write(this.encoder.requestStart(id, options.role ?? Role.RESPONDER, options.keepConn === false ? 0 : Flags.KEEP_CONN, params, body));
+    let bytes: Uint8Array[];
+    try {
+      bytes = this.encoder.requestStart(id, options.role ?? Role.RESPONDER, options.keepConn === false ? 0 : Flags.KEEP_CONN, params, body);
+    } catch (e) {
+      this.active.free(id); // params the encoder refused: nothing was sent, the id is free again
+      throw e;
+    }
+    this.handler.write(bytes);
     return id;
   }
 

@@ -145,12 +145,15 @@ describe('Client with our own server', () => {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await Promise.all([c.call({ params: { REQUEST_URI: '/a' } }), c.call({ params: { REQUEST_URI: '/b' } })]);
     expect(c.connections).toBe(2);
-    const slow = c.call({ params: { REQUEST_URI: '/slow?ms=400' } }); // on one of them, longer than idleTimeout
-    await sleep(250);
+    const slow = c.call({ params: { REQUEST_URI: '/slow?ms=600' } }); // on one of them, longer than idleTimeout
+    const until = async (n: number) => {
+      for (let i = 0; i < 100 && c.connections !== n; i++) await sleep(10);
+    };
+    await until(1);
     expect(c.connections).toBe(1); // the idle one closed, the busy one stayed
-    expect(text((await slow).stdout)).toMatch(/\r\n\r\n\/slow\?ms=400 0$/);
+    expect(text((await slow).stdout)).toMatch(/\r\n\r\n\/slow\?ms=600 0$/);
     expect(c.connections).toBe(1);
-    await sleep(300);
+    await until(0);
     expect(c.connections).toBe(0);
     expect(text((await c.call({ params: { REQUEST_URI: '/again' } })).stdout)).toMatch(/\r\n\r\n\/again 0$/);
     c.close();
@@ -386,9 +389,8 @@ describe('Client faults', () => {
       s.on('data', (d) => dec.push(d));
     });
     await new Promise<void>((r) => liar.listen(0, '127.0.0.1', () => r()));
-    const c = new Client({ address: `127.0.0.1:${(liar.address() as { port: number }).port}`, maxConnections: 4 });
+    const c = new Client({ address: `127.0.0.1:${(liar.address() as { port: number }).port}`, maxConnections: 4, multiplex: true });
     await c.call({ params: {} });
-    await new Promise((r) => setTimeout(r, 100)); // the GET_VALUES answer: the pool now multiplexes
     const first = await Promise.allSettled([1, 2, 3].map(() => c.call({ params: {} })));
     expect(first.some((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'CANT_MPX_CONN')).toBe(true);
     const after = await Promise.all([1, 2, 3].map(() => c.call({ params: {} })));
@@ -439,6 +441,10 @@ describe('Client streams, aborts and timeouts', () => {
             if (!res.write(piece)) await new Promise((r) => res.once('drain', r).once('close', r));
           }
           res.end();
+        } else if (url.pathname === '/later') {
+          res.write('part, '); // the head and a first piece; the rest and END_REQUEST in a later read
+          await sleep(ms);
+          res.end('rest');
         } else if (url.pathname === '/stall') {
           res.write('head\n'); // then nothing
         } else {
@@ -474,8 +480,10 @@ describe('Client streams, aborts and timeouts', () => {
     const c = new Client({ address, multiplex: false });
     seen.written = 0;
     const reply = await c.request({ params: { REQUEST_URI: '/big' } });
-    await sleep(500); // nothing read: the app must have stopped well short of 32 MiB
+    await sleep(400); // nothing read: the app must have stopped, well short of 32 MiB
     const heldBack = seen.written;
+    await sleep(400);
+    expect(seen.written).toBe(heldBack);
     expect(heldBack).toBeLessThan(16 << 20);
     let bytes = 0;
     for await (const chunk of reply.stdout as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
@@ -552,10 +560,102 @@ describe('Client streams, aborts and timeouts', () => {
     });
   }
 
+  it('fetch(): a HEAD, a 204 or a local redirect lets its request finish and keeps the connection', async () => {
+    // the head in one write, the rest of the body and END_REQUEST 30 ms later; ABORT_REQUEST or a close
+    // from the client would show as a second connection or an abort record
+    const enc = new Encoder();
+    let connections = 0;
+    let aborts = 0;
+    const app = createNetServer((s) => {
+      connections++;
+      const dec = new Decoder({
+        record: (type) => void (type === RecordType.ABORT_REQUEST && aborts++),
+        pairs: (type, id, pairs) => {
+          const uri = pairs.get('REQUEST_URI');
+          if (type !== RecordType.PARAMS || uri === undefined) return; // (the empty PARAMS that ends them too)
+          const head = uri.startsWith('/nocontent') ? 'Status: 204 No Content\r\n\r\n' : uri.startsWith('/go') ? 'Location: /there\r\n\r\nmoved ' : 'Content-Type: text/plain\r\n\r\npart ';
+          s.write(Buffer.concat(enc.stream(RecordType.STDOUT, id, Buffer.from(head))));
+          setTimeout(() => s.write(Buffer.concat([...enc.stream(RecordType.STDOUT, id, Buffer.from(uri.startsWith('/nocontent') ? '' : 'rest'), true), enc.endRequest(id, 0)])), 30);
+        },
+      });
+      s.on('data', (d) => dec.push(d));
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+    const c = new Client({ address: `127.0.0.1:${(app.address() as { port: number }).port}`, maxConnections: 1, multiplex: false });
+    for (let i = 0; i < 2; i++) {
+      expect((await c.fetch(new Request('http://site.test/page', { method: 'HEAD' }), { documentRoot: '/srv' })).status).toBe(200);
+      expect((await c.fetch('http://site.test/nocontent', { documentRoot: '/srv' })).status).toBe(204);
+      expect(await (await c.fetch('http://site.test/go', { documentRoot: '/srv' })).text()).toBe('part rest'); // /go -> /there
+    }
+    await sleep(100);
+    expect(connections).toBe(1);
+    expect(aborts).toBe(0);
+    c.close();
+    app.close();
+  });
+
+  it('a reader that pauses the connection is not the app going idle', async () => {
+    const c = new Client({ address, multiplex: false, timeouts: { idle: 200 } });
+    const reply = await c.request({ params: { REQUEST_URI: '/big' } });
+    await sleep(500); // the stream fills, the connection pauses: no reply bytes for longer than `idle`
+    let bytes = 0;
+    for await (const chunk of reply.stdout as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+    expect(bytes).toBeGreaterThan(32 << 20);
+    c.close();
+  });
+
+  it('an app that takes none of the body fails it with TIMEOUT_IDLE, and the body source is let go', async () => {
+    const deaf = createNetServer((s) => s.pause()); // accepts, never reads
+    await new Promise<void>((r) => deaf.listen(0, '127.0.0.1', () => r()));
+    const c = new Client({ address: `127.0.0.1:${(deaf.address() as { port: number }).port}`, multiplex: false, timeouts: { idle: 200 } });
+    let cancelled = false;
+    const endless = new ReadableStream<Uint8Array>({ pull: (ctl) => ctl.enqueue(new Uint8Array(1 << 20)), cancel: () => void (cancelled = true) });
+    await expect(c.call({ params: { REQUEST_METHOD: 'POST' }, body: endless })).rejects.toMatchObject({ code: 'TIMEOUT_IDLE' });
+    await sleep(20);
+    expect(cancelled).toBe(true);
+    c.close();
+    deaf.close();
+  });
+
+  it('a request whose params the encoder refuses fails alone: its connection stays usable and expires', async () => {
+    const c = new Client({ address, maxConnections: 1, multiplex: false, idleTimeout: 100 });
+    await c.call({ params: { REQUEST_URI: '/ok1' } });
+    await expect(c.call({ params: { REQUEST_URI: '/bad', X: undefined as unknown as string } })).rejects.toThrow();
+    for (let i = 0; i < 100 && c.connections > 0; i++) await sleep(10);
+    expect(c.connections).toBe(0); // it went back to the pool, and idled out
+    expect(text((await c.call({ params: { REQUEST_URI: '/ok2' } })).stdout)).toMatch(/\/ok2 0$/);
+    c.close();
+  });
+
+  it('close() while connecting: the request fails with CLIENT_CLOSED and nothing is left open', async () => {
+    const c = new Client({ address });
+    const pending = c.call({ params: { REQUEST_URI: '/closed-early' } });
+    c.close();
+    await expect(pending).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+    await sleep(50);
+    expect(c.connections).toBe(0);
+    expect(seen.requests).not.toContain('/closed-early');
+  });
+
+  it('filter() with streamed data is not sent again when a kept connection loses it (the data is gone)', async () => {
+    const reply = Buffer.from('0106000100020600' + '6869' + '000000000000' + '0103000100080000' + '0000000000000000', 'hex');
+    const dropper = createNetServer((s) => {
+      let requests = 0;
+      s.on('data', () => (requests++ === 0 ? s.write(reply) : s.destroy()));
+    });
+    await new Promise<void>((r) => dropper.listen(0, '127.0.0.1', () => r()));
+    const c = new Client({ address: `127.0.0.1:${(dropper.address() as { port: number }).port}`, multiplex: false, maxConnections: 1 });
+    const data = () => new ReadableStream<Uint8Array>({ start: (ctl) => (ctl.enqueue(new Uint8Array(10)), ctl.close()) });
+    expect(text((await c.filter({ params: { FCGI_DATA_LENGTH: '10' }, data: data() })).stdout)).toBe('hi');
+    await expect(c.filter({ params: { FCGI_DATA_LENGTH: '10' }, data: data() })).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
+    c.close();
+    dropper.close();
+  });
+
   it('the total timeout counts the wait for a connection', async () => {
-    const c = new Client({ address, maxConnections: 1, multiplex: false, timeouts: { total: 150 } });
-    const busy = c.call({ params: { REQUEST_URI: '/busy2?ms=100' } });
-    const queued = c.call({ params: { REQUEST_URI: '/late?ms=100' } }); // waits ~100 ms, then would take 100 more
+    const c = new Client({ address, maxConnections: 1, multiplex: false, timeouts: { total: 600 } });
+    const busy = c.call({ params: { REQUEST_URI: '/busy2?ms=400' } });
+    const queued = c.call({ params: { REQUEST_URI: '/late?ms=400' } }); // waits ~400 ms, then would take 400 more
     await expect(queued).rejects.toMatchObject({ code: 'TIMEOUT_TOTAL' });
     await busy;
     c.close();

@@ -264,6 +264,27 @@ describe('gateway', () => {
     await new Promise((r) => app.close(r));
   });
 
+  it('does not send a request whose HTTP client left while it waited for a backend connection', async () => {
+    const seenPaths: string[] = [];
+    const app = createServer((req, res) => {
+      seenPaths.push(req.url!);
+      setTimeout(() => res.end('done'), req.url === '/slow' ? 400 : 0);
+    });
+    await new Promise<void>((r) => app.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+    const base = await gateway({ backends: `127.0.0.1:${(app.address() as { port: number }).port}`, passAll: true, client: { maxConnections: 1, multiplex: false } });
+    const slow = fetch(`${base}/slow`).then((r) => r.text());
+    await new Promise((r) => setTimeout(r, 50));
+    const gone = httpRequest(`${base}/gone`);
+    gone.on('error', () => {});
+    gone.end();
+    await new Promise((r) => setTimeout(r, 50));
+    gone.destroy(); // while /gone waits for the one connection
+    expect(await slow).toBe('done');
+    expect(await (await fetch(`${base}/after`)).text()).toBe('done');
+    expect(seenPaths).toEqual(['/slow', '/after']);
+    await new Promise((r) => app.close(r));
+  });
+
   it('maps timeouts, connecting included, to 504 and other failures to 502/503', () => {
     for (const code of ['TIMEOUT_FIRST_BYTE', 'TIMEOUT_IDLE', 'TIMEOUT_TOTAL', 'CONNECT_TIMEOUT']) expect(statusForError(new FastCGIError(code, 'x')), code).toBe(504);
     for (const code of ['CONNECT_FAILED', 'BACKEND_CLOSED', 'BAD_CGI_HEADER', 'INCOMPLETE_HEADERS']) expect(statusForError(new FastCGIError(code, 'x')), code).toBe(502);
