@@ -4,9 +4,10 @@
 
 import { EventEmitter } from 'node:events';
 import { Pool, type PoolOptions, type PooledConnection } from './pool.js';
-import { Flow, Replaying, RequestRun, RetryError } from './request-run.js';
+import { Flow, Replaying, RequestRun, Retry, RetryError } from './request-run.js';
 import { FastCGIError } from '../codec/errors.js';
 import { concatBytes } from '../codec/bytes.js';
+import { latin1 } from '../codec/pairs.js';
 import { Role } from '../codec/constants.js';
 import type { Pairs } from '../codec/encoder.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
@@ -134,10 +135,12 @@ export class Client extends EventEmitter<ClientEvents> {
         throw new FastCGIError('CANCELLED', 'nobody wants the reply any more');
       }
     }
-    // sent again only if nothing of it can have run twice: a body in hand, and a method that may be
-    // repeated (RFC 9110 9.2.2; nginx does not retry POST, PATCH or LOCK either)
-    const replayable = inHand(options.body) && (options.role !== Role.FILTER || inHand(options.data)) && idempotent(options.params);
-    const run = this.start(conn, options, canRetry && replayable, sink, waited);
+    // Sent again only with its body in hand. A request the app refused unrun (CANT_MPX_CONN) may always
+    // be; one lost with its connection only if nothing of it can have run twice: a method that may be
+    // repeated (RFC 9110 9.2.2; nginx does not retry POST, PATCH or LOCK either).
+    const resendable = canRetry && inHand(options.body) && (options.role !== Role.FILTER || inHand(options.data));
+    const retry = resendable ? (idempotent(options.params) ? Retry.LOST_OR_REFUSED : Retry.REFUSED) : Retry.NEVER;
+    const run = this.start(conn, options, retry, sink, waited);
     sink.started?.(new Flow(conn, run));
     return run.requestId;
   }
@@ -284,8 +287,8 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   /** Starts a request on `conn`; its reply goes to `sink`. */
-  private start(conn: PooledConnection, options: RequestOptions, canRetry: boolean, sink: ReplySink, waited: number): RequestRun {
-    const run = new RequestRun(conn, options, this.options.timeouts ?? NO_TIMEOUTS, canRetry, sink, this);
+  private start(conn: PooledConnection, options: RequestOptions, retry: Retry, sink: ReplySink, waited: number): RequestRun {
+    const run = new RequestRun(conn, options, this.options.timeouts ?? NO_TIMEOUTS, retry, sink, this);
     // BEGIN, PARAMS and a body already in hand (with its STDIN end) leave in one write, as nginx does:
     // fcgi2 answers a GET before reading STDIN, and a STDIN end arriving after its answer is read as a
     // stray record that makes it drop the kept connection. A streamed body (or a filter's DATA) follows.
@@ -413,11 +416,13 @@ function withoutBodyHeaders(headers: Headers): Headers {
   return copy;
 }
 
-/** The value of param `name` (the last one given), or undefined. */
+/** The value of param `name` (the last one given; names and values given as bytes read as Latin-1), or undefined. */
 function paramValue(params: Pairs, name: string): unknown {
   if (!(Symbol.iterator in params)) return (params as Record<string, unknown>)[name];
   let value: unknown;
-  for (const [n, v] of params as Iterable<readonly [unknown, unknown]>) if (n === name) value = v;
+  for (const [n, v] of params as Iterable<readonly [unknown, unknown]>) {
+    if ((n instanceof Uint8Array ? latin1(n, 0, n.length) : n) === name) value = v instanceof Uint8Array ? latin1(v, 0, v.length) : v;
+  }
   return value;
 }
 function hasParam(params: Pairs, name: string): boolean {

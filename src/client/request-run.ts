@@ -14,6 +14,13 @@ const STATUS_ERRORS: Record<number, [string, string]> = {
   [ProtocolStatus.UNKNOWN_ROLE]: ['UNKNOWN_ROLE', 'the app does not play this role (FCGI_UNKNOWN_ROLE)'],
 };
 
+/**
+ * When a request may be sent again (by a Replaying sink): NEVER; REFUSED, only if the app refused it
+ * unrun (CANT_MPX_CONN); LOST_OR_REFUSED, that or if a kept connection was lost before any reply.
+ */
+export const Retry = { NEVER: 0, REFUSED: 1, LOST_OR_REFUSED: 2 } as const;
+export type Retry = (typeof Retry)[keyof typeof Retry];
+
 /** One request on a connection: routes the app's records to the sink, keeps its timers, and ends it once. */
 export class RequestRun implements RequestEvents {
   private id = 0;
@@ -37,7 +44,7 @@ export class RequestRun implements RequestEvents {
     private readonly conn: PooledConnection,
     private readonly options: RequestOptions,
     private readonly timeouts: NonNullable<ClientOptions['timeouts']>,
-    private readonly canRetry: boolean,
+    private readonly retry: Retry,
     private readonly sink: ReplySink,
     /** Told of every stderr chunk too (the Client's 'stderr' event). */
     private readonly client: Client | null = null,
@@ -121,10 +128,13 @@ export class RequestRun implements RequestEvents {
   end(appStatus: number, protocolStatus: number): void {
     if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) return this.finish(null, appStatus);
     const [code, message] = STATUS_ERRORS[protocolStatus] ?? ['PROTOCOL_STATUS', `the app ended the request with protocol status ${protocolStatus}`];
-    this.finish(new FastCGIError(code, message));
+    const error = new FastCGIError(code, message);
+    // refused before it ran: the pool now puts one request per connection, so it can go again
+    const refused = protocolStatus === ProtocolStatus.CANT_MPX_CONN && !this.answered && this.retry !== Retry.NEVER;
+    this.finish(refused ? new RetryError(error) : error);
   }
   fail(error: Error, retryable: boolean): void {
-    this.finish(retryable && this.canRetry ? new RetryError(error) : error);
+    this.finish(retryable && this.retry === Retry.LOST_OR_REFUSED ? new RetryError(error) : error);
   }
 
   /** The caller gave up (timeout, abort, a body that failed): the request is dropped. */

@@ -371,6 +371,7 @@ describe('Client faults', () => {
   it('goes back to one request per connection when an app that said it multiplexes answers CANT_MPX_CONN', async () => {
     // says FCGI_MPXS_CONNS=1, but refuses a second request while one is running on a connection
     const enc = new Encoder();
+    let refusals = 0;
     const liar = createNetServer((s) => {
       const active = new Set<number>();
       const dec = new Decoder({
@@ -378,7 +379,7 @@ describe('Client faults', () => {
           if (type === RecordType.GET_VALUES) s.write(enc.getValuesResult({ FCGI_MPXS_CONNS: '1', FCGI_MAX_REQS: '10' }));
         },
         begin: (id) => {
-          if (active.size > 0) return void s.write(enc.endRequest(id, 0, ProtocolStatus.CANT_MPX_CONN));
+          if (active.size > 0) return void (refusals++, s.write(enc.endRequest(id, 0, ProtocolStatus.CANT_MPX_CONN)));
           active.add(id);
           setTimeout(() => {
             active.delete(id);
@@ -389,12 +390,24 @@ describe('Client faults', () => {
       s.on('data', (d) => dec.push(d));
     });
     await new Promise<void>((r) => liar.listen(0, '127.0.0.1', () => r()));
-    const c = new Client({ address: `127.0.0.1:${(liar.address() as { port: number }).port}`, maxConnections: 4, multiplex: true });
+    const address = `127.0.0.1:${(liar.address() as { port: number }).port}`;
+    // request() never sends a request again: the refusal is the caller's, typed
+    const once = new Client({ address, maxConnections: 4, multiplex: true });
+    await once.call({ params: {} }); // one connection open: the next two go on it together
+    const replies = await Promise.all([1, 2].map(() => once.request({ params: {} })));
+    const ends = await Promise.allSettled(replies.map((r) => r.done));
+    expect(ends.map((e) => (e.status === 'rejected' ? (e.reason as { code: string }).code : 'ok')).sort()).toEqual(['CANT_MPX_CONN', 'ok']);
+    once.close();
+    // call() sends a refused request again (it never ran: whatever its method), on a connection of its own
+    const c = new Client({ address, maxConnections: 4, multiplex: true });
     await c.call({ params: {} });
-    const first = await Promise.allSettled([1, 2, 3].map(() => c.call({ params: {} })));
-    expect(first.some((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'CANT_MPX_CONN')).toBe(true);
-    const after = await Promise.all([1, 2, 3].map(() => c.call({ params: {} })));
-    after.forEach((r) => expect(text(r.stdout)).toBe('ok'));
+    const before = refusals;
+    const first = await Promise.all(['GET', 'POST', 'GET'].map((m) => c.call({ params: { REQUEST_METHOD: m }, body: 'x' })));
+    first.forEach((r) => expect(text(r.stdout)).toBe('ok'));
+    expect(refusals).toBeGreaterThan(before);
+    const after = refusals;
+    await Promise.all([1, 2, 3].map(() => c.call({ params: {} })));
+    expect(refusals).toBe(after); // one request per connection from then on
     c.close();
     liar.close();
   });
@@ -701,6 +714,9 @@ describe('Client streams, aborts and timeouts', () => {
     expect(connections).toBe(1); // not sent again: a POST may have run
     expect(text((await c.call({ params: { REQUEST_METHOD: 'PUT' }, body: 'x' })).stdout)).toBe('hi'); // a new connection
     expect(text((await c.call({ params: { REQUEST_METHOD: 'GET' } })).stdout)).toBe('hi'); // lost, then sent again
+    expect(connections).toBe(3);
+    const asBytes: [Uint8Array, Uint8Array][] = [[Buffer.from('REQUEST_METHOD'), Buffer.from('POST')]];
+    await expect(c.call({ params: asBytes, body: 'x' })).rejects.toMatchObject({ code: 'BACKEND_CLOSED' }); // a POST given as bytes too
     expect(connections).toBe(3);
     c.close();
     dropper.close();
