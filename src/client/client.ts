@@ -278,7 +278,7 @@ export class Client extends EventEmitter<ClientEvents> {
   filter(options: Omit<RequestOptions, 'role'> & { data: Body }): Promise<CollectedReply> {
     const data = options.data;
     const length = typeof data === 'string' ? utf8.encode(data).length : data instanceof Uint8Array ? data.length : undefined;
-    const params = length === undefined || hasParam(options.params, 'FCGI_DATA_LENGTH') ? options.params : withParam(options.params, 'FCGI_DATA_LENGTH', String(length));
+    const params = length === undefined || paramValue(options.params, 'FCGI_DATA_LENGTH') !== undefined ? options.params : withParam(options.params, 'FCGI_DATA_LENGTH', String(length));
     return this.call({ ...options, params, role: Role.FILTER });
   }
 
@@ -293,11 +293,11 @@ export class Client extends EventEmitter<ClientEvents> {
     // fcgi2 answers a GET before reading STDIN, and a STDIN end arriving after its answer is read as a
     // stray record that makes it drop the kept connection. A streamed body (or a filter's DATA) follows.
     const body = options.body;
-    const inHand = options.role !== Role.FILTER && (body === undefined || typeof body === 'string' || body instanceof Uint8Array);
+    const leavesWhole = options.role !== Role.FILTER && inHand(body);
     const keepConn = this.options.keepAlive !== false;
-    const id = conn.begin(run, (c) => c.begin(options.params, { role: options.role, keepConn }, inHand ? bodyBytes(body) : undefined));
+    const id = conn.begin(run, (c) => c.begin(options.params, { role: options.role, keepConn }, leavesWhole ? bodyBytes(body) : undefined));
     run.started(id, waited);
-    if (inHand) run.sent();
+    if (leavesWhole) run.sent();
     else
       this.send(conn, run, options).then(
         () => run.sent(),
@@ -424,9 +424,6 @@ function paramValue(params: Pairs, name: string): unknown {
     if ((n instanceof Uint8Array ? latin1(n, 0, n.length) : n) === name) value = v instanceof Uint8Array ? latin1(v, 0, v.length) : v;
   }
   return value;
-}
-function hasParam(params: Pairs, name: string): boolean {
-  return paramValue(params, name) !== undefined;
 }
 /** The params with one more pair, in the shape they came in. */
 function withParam(params: Pairs, name: string, value: string): Pairs {

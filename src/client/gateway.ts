@@ -157,10 +157,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     const path = safePath(url.pathname);
     const target = options.passAll ? { kind: 'script' as const, script: '', pathInfo: path } : await resolve(path);
     if (target === null) return nextFn ? nextFn() : plain(res, 404, 'Not Found\n'); // as middleware, what is not ours goes on
-    if (target.kind === 'redirect') {
-      res.writeHead(301, { Location: target.location + url.search });
-      return void res.end();
-    }
+    if (target.kind === 'redirect') return moved(res, target.location + url.search);
     if (target.kind === 'file') return serveFile(req, res, target);
 
     // A body with Content-Length streams through (node's parser holds it to that length); one without
@@ -191,10 +188,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       const next = options.passAll ? { kind: 'script' as const, script: '', pathInfo: safePath(current.pathname) } : await resolve(safePath(current.pathname));
       if (next === null) return plain(res, 404, 'Not Found\n');
       if (next.kind === 'file') return serveFile(req, res, next, true);
-      if (next.kind === 'redirect') {
-        res.writeHead(301, { Location: next.location + current.search });
-        return void res.end();
-      }
+      if (next.kind === 'redirect') return moved(res, next.location + current.search);
       script = next;
     }
   }
@@ -232,13 +226,14 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       plain(res, status, `${status === 504 ? 'Gateway Timeout' : status === 503 ? 'Service Unavailable' : status === 400 ? 'Bad Request' : status === 413 ? 'Payload Too Large' : 'Bad Gateway'}\n`);
     });
   }) as GatewayHandler;
-  handler.close = () =>
-    backends.forEach((b) => {
-      closed = true;
+  handler.close = () => {
+    closed = true;
+    for (const b of backends) {
       if (b.check) clearTimeout(b.check);
       b.check = null;
       b.client.close();
-    });
+    }
+  };
   return handler;
 }
 
@@ -436,6 +431,12 @@ function requestUrl(req: IncomingMessage): UrlParts {
 function rawHeader(raw: string[], name: string): string | undefined {
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1];
   return undefined;
+}
+
+/** A directory asked for without its '/': 301 to it. */
+function moved(res: ServerResponse, location: string): void {
+  res.writeHead(301, { Location: location });
+  res.end();
 }
 
 function plain(res: ServerResponse, status: number, text: string): void {

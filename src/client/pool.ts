@@ -8,7 +8,7 @@ import { ClientConnection, type ClientConnectionHandler } from '../protocol/clie
 import { FastCGIError } from '../codec/errors.js';
 import { ProtocolStatus } from '../codec/constants.js';
 import { allocBytes, concatBytes } from '../codec/bytes.js';
-import { connectTo } from './connect.js';
+import { connectWithin } from './connect.js';
 import { getValues } from './get-values.js';
 
 export interface PoolOptions {
@@ -295,39 +295,29 @@ export class Pool {
   }
 
   private open(): Promise<PooledConnection> {
-    let socket: Socket;
+    let connected: Promise<Socket>;
     try {
-      socket = connectTo(this.options.address); // BAD_ADDRESS is thrown before anything is counted
+      connected = connectWithin(this.options.address, this.options.connectTimeout ?? 5000); // BAD_ADDRESS is thrown before anything is counted
     } catch (e) {
       return Promise.reject(e);
     }
     this.connecting++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        socket.destroy();
-        done(new FastCGIError('CONNECT_TIMEOUT', `connecting to ${this.options.address} took longer than ${this.options.connectTimeout ?? 5000} ms`));
-      }, this.options.connectTimeout ?? 5000);
-      const done = (result: PooledConnection | Error): void => {
-        clearTimeout(timer);
-        this.connecting--;
-        if (result instanceof Error) {
-          reject(result);
-          this.wakeWithError(result);
-        } else resolve(result);
-      };
-      socket.once('error', (err) => done(new FastCGIError('CONNECT_FAILED', `cannot connect to the FastCGI app at ${this.options.address}: ${err.message}`)));
-      socket.once('connect', () => {
-        socket.removeAllListeners('error');
-        if (this.closedPool) {
-          socket.destroy(); // close() came while it was connecting
-          return done(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
-        }
-        const c = new PooledConnection(this, socket);
-        c.capacity = this.capacity;
-        this.connections.add(c);
-        done(c.reserve());
-      });
-    });
+    const failed = (error: Error): never => {
+      this.connecting--;
+      this.wakeWithError(error);
+      throw error;
+    };
+    return connected.then((socket) => {
+      if (this.closedPool) {
+        socket.destroy(); // close() came while it was connecting
+        return failed(new FastCGIError('CLIENT_CLOSED', 'the client was closed'));
+      }
+      this.connecting--;
+      const c = new PooledConnection(this, socket);
+      c.capacity = this.capacity;
+      this.connections.add(c);
+      return c.reserve();
+    }, failed);
   }
 
   /** Hands back a slot the caller took but will not use: to the next waiting request, or the connection goes idle. */
