@@ -13,6 +13,24 @@ import { startFcgi2App, type Fcgi2App } from '../peers/fcgi2-app.js';
 const DOCROOT = fileURLToPath(new URL('../fixtures/php', import.meta.url));
 const text = (b: Uint8Array) => Buffer.from(b).toString('latin1');
 
+/** A whole reply to request 1: STDOUT "hi", the STDOUT end, END_REQUEST. */
+const HI_REPLY = Buffer.from('0106000100020600' + '6869' + '000000000000' + '0103000100080000' + '0000000000000000', 'hex');
+
+/**
+ * An app that answers the first request of each connection (HI_REPLY) and drops the connection on the
+ * next one unanswered, as a process that is stopping does with its idle kept connections.
+ */
+async function startDropper(): Promise<{ address: string; connections: () => number; close: () => void }> {
+  let connections = 0;
+  const server = createNetServer((s) => {
+    connections++;
+    let requests = 0;
+    s.on('data', () => (requests++ === 0 ? s.write(HI_REPLY) : s.destroy()));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, connections: () => connections, close: () => server.close() };
+}
+
 let php: PhpFpm;
 let ours: FcgiServer;
 let oursAddress: string;
@@ -301,11 +319,10 @@ describe('Client faults', () => {
 
   it('reports an app killed mid-response as BACKEND_CLOSED, and the pool recovers', async () => {
     // the first connection dies in the middle of a STDOUT record; later ones answer whole
-    const whole = Buffer.from('0106000100020600' + '6869' + '000000000000' + '0103000100080000' + '0000000000000000', 'hex');
     let connections = 0;
     const dying = createNetServer((s) => {
       const n = ++connections;
-      s.on('data', () => (n === 1 ? s.end(Buffer.from('01060001000500006869', 'hex')) : s.write(whole)));
+      s.on('data', () => (n === 1 ? s.end(Buffer.from('01060001000500006869', 'hex')) : s.write(HI_REPLY)));
     });
     await new Promise<void>((r) => dying.listen(0, '127.0.0.1', () => r()));
     const c = new Client({ address: `127.0.0.1:${(dying.address() as { port: number }).port}`, multiplex: false, maxConnections: 1 });
@@ -318,17 +335,8 @@ describe('Client faults', () => {
   });
 
   it('sends again, through exchange(), a request that a kept connection lost before any reply', async () => {
-    // answers the first request of each connection (STDOUT "hi", END_REQUEST), then drops the connection
-    // on the next one unanswered, as a process that is stopping does with its idle kept connections
-    const reply = Buffer.from('0106000100020600' + '6869' + '000000000000' + '0103000100080000' + '0000000000000000', 'hex');
-    let connections = 0;
-    const app = createNetServer((s) => {
-      connections++;
-      let requests = 0;
-      s.on('data', () => (requests++ === 0 ? s.write(reply) : s.destroy()));
-    });
-    await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
-    const c = new Client({ address: `127.0.0.1:${(app.address() as { port: number }).port}`, multiplex: false });
+    const app = await startDropper();
+    const c = new Client({ address: app.address, multiplex: false });
     const viaExchange = (): Promise<string> =>
       new Promise((resolve, reject) => {
         const out: Uint8Array[] = [];
@@ -336,7 +344,7 @@ describe('Client faults', () => {
       });
     expect(await viaExchange()).toBe('hi');
     expect(await viaExchange()).toBe('hi'); // lost on the kept connection, answered on a new one
-    expect(connections).toBe(2);
+    expect(app.connections()).toBe(2);
     c.close();
     app.close();
   });
@@ -651,13 +659,8 @@ describe('Client streams, aborts and timeouts', () => {
   });
 
   it('filter() with streamed data is not sent again when a kept connection loses it (the data is gone)', async () => {
-    const reply = Buffer.from('0106000100020600' + '6869' + '000000000000' + '0103000100080000' + '0000000000000000', 'hex');
-    const dropper = createNetServer((s) => {
-      let requests = 0;
-      s.on('data', () => (requests++ === 0 ? s.write(reply) : s.destroy()));
-    });
-    await new Promise<void>((r) => dropper.listen(0, '127.0.0.1', () => r()));
-    const c = new Client({ address: `127.0.0.1:${(dropper.address() as { port: number }).port}`, multiplex: false, maxConnections: 1 });
+    const dropper = await startDropper();
+    const c = new Client({ address: dropper.address, multiplex: false, maxConnections: 1 });
     const data = () => new ReadableStream<Uint8Array>({ start: (ctl) => (ctl.enqueue(new Uint8Array(10)), ctl.close()) });
     expect(text((await c.filter({ params: { FCGI_DATA_LENGTH: '10' }, data: data() })).stdout)).toBe('hi');
     await expect(c.filter({ params: { FCGI_DATA_LENGTH: '10' }, data: data() })).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
@@ -699,25 +702,17 @@ describe('Client streams, aborts and timeouts', () => {
   });
 
   it('sends a request lost on a kept connection again only if its method is idempotent', async () => {
-    // answers the first request of each connection, then drops the connection on the next one unanswered
-    const reply = Buffer.from('0106000100020600' + '6869' + '000000000000' + '0103000100080000' + '0000000000000000', 'hex');
-    let connections = 0;
-    const dropper = createNetServer((s) => {
-      connections++;
-      let requests = 0;
-      s.on('data', () => (requests++ === 0 ? s.write(reply) : s.destroy()));
-    });
-    await new Promise<void>((r) => dropper.listen(0, '127.0.0.1', () => r()));
-    const c = new Client({ address: `127.0.0.1:${(dropper.address() as { port: number }).port}`, multiplex: false, maxConnections: 1 });
+    const dropper = await startDropper();
+    const c = new Client({ address: dropper.address, multiplex: false, maxConnections: 1 });
     expect(text((await c.call({ params: { REQUEST_METHOD: 'POST' }, body: 'x' })).stdout)).toBe('hi');
     await expect(c.call({ params: { REQUEST_METHOD: 'POST' }, body: 'x' })).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
-    expect(connections).toBe(1); // not sent again: a POST may have run
+    expect(dropper.connections()).toBe(1); // not sent again: a POST may have run
     expect(text((await c.call({ params: { REQUEST_METHOD: 'PUT' }, body: 'x' })).stdout)).toBe('hi'); // a new connection
     expect(text((await c.call({ params: { REQUEST_METHOD: 'GET' } })).stdout)).toBe('hi'); // lost, then sent again
-    expect(connections).toBe(3);
+    expect(dropper.connections()).toBe(3);
     const asBytes: [Uint8Array, Uint8Array][] = [[Buffer.from('REQUEST_METHOD'), Buffer.from('POST')]];
     await expect(c.call({ params: asBytes, body: 'x' })).rejects.toMatchObject({ code: 'BACKEND_CLOSED' }); // a POST given as bytes too
-    expect(connections).toBe(3);
+    expect(dropper.connections()).toBe(3);
     c.close();
     dropper.close();
   });
