@@ -46,7 +46,7 @@ export class FcgiServer extends EventEmitter {
   readonly options: Readonly<ServerOptions>;
   private readonly starter: Starter;
   private readonly net: NetServer;
-  private readonly connections = new Set<SocketConnection>();
+  private readonly openConnections = new Set<SocketConnection>();
   /** Connections that have carried a request: after close() only these are ended when idle and refused new requests. */
   private readonly used = new WeakSet<SocketConnection>();
   private readonly allowed: Set<string> | null;
@@ -65,15 +65,15 @@ export class FcgiServer extends EventEmitter {
       return this.starter(conn, info);
     },
     // asked per request, so a kept connection is served again once the others have gone
-    overloaded: (conn) => (this.closing && this.used.has(conn)) || this.connections.size > this.connectionOptions.maxConnections,
+    overloaded: (conn) => (this.closing && this.used.has(conn)) || this.openConnections.size > this.connectionOptions.maxConnections,
     requestEnded: (conn) => this.afterRequests(conn),
     protocolError: (error, conn) => {
       this.log(`fcgi-wasm: closed a connection from ${conn.socket.remoteAddress ?? 'a local peer'}: ${error.message}`);
       this.emit('protocolError', error);
     },
     closed: (conn) => {
-      this.connections.delete(conn);
-      if (this.closing && this.connections.size === 0) this.emit('drained');
+      this.openConnections.delete(conn);
+      if (this.closing && this.openConnections.size === 0) this.emit('drained');
     },
   };
 
@@ -128,7 +128,7 @@ export class FcgiServer extends EventEmitter {
 
   /** Connections open now. */
   get connectionCount(): number {
-    return this.connections.size;
+    return this.openConnections.size;
   }
 
   /**
@@ -141,7 +141,7 @@ export class FcgiServer extends EventEmitter {
     this.closing = true;
     this.net.close();
     const grace = setTimeout(() => {
-      for (const c of this.connections) c.socket.destroy();
+      for (const c of this.openConnections) c.socket.destroy();
     }, this.options.gracePeriod ?? 30_000);
     grace.unref();
     const done = (): void => {
@@ -157,8 +157,8 @@ export class FcgiServer extends EventEmitter {
     };
     // A connection accepted but not yet used (a web server's request on its way, or a process manager's
     // listen queue handed to us) is served once; refusing it would lose a request no one else can take.
-    for (const c of this.connections) if (c.protocol.openRequests === 0 && this.used.has(c)) c.socket.end();
-    if (this.connections.size === 0) setImmediate(done);
+    for (const c of this.openConnections) if (c.protocol.openRequests === 0 && this.used.has(c)) c.socket.end();
+    if (this.openConnections.size === 0) setImmediate(done);
     else this.once('drained', done);
     return this;
   }
@@ -169,7 +169,7 @@ export class FcgiServer extends EventEmitter {
       socket.destroy();
       return;
     }
-    this.connections.add(new SocketConnection(socket, this.connectionEvents, this.connectionOptions));
+    this.openConnections.add(new SocketConnection(socket, this.connectionEvents, this.connectionOptions));
     this.emit('connection', socket);
   }
 
@@ -189,7 +189,7 @@ export class FcgiServer extends EventEmitter {
 
   private installSignals(): void {
     const stop = (signal: string): void => {
-      this.log(`fcgi-wasm: ${signal}: finishing ${[...this.connections].reduce((n, c) => n + c.protocol.openRequests, 0)} request(s), then exiting`);
+      this.log(`fcgi-wasm: ${signal}: finishing ${[...this.openConnections].reduce((n, c) => n + c.protocol.openRequests, 0)} request(s), then exiting`);
       this.close(() => process.exit(0));
     };
     for (const signal of ['SIGTERM', 'SIGUSR1', 'SIGINT'] as const) process.once(signal, () => stop(signal));
