@@ -3,13 +3,15 @@
 // Lifecycle like node's http.Server ('listening', 'connection', 'request'-style handlers, 'close'),
 // plus what a FastCGI app needs: FCGI_WEB_SERVER_ADDRS, graceful SIGTERM/SIGUSR1, restart on change.
 
-import { createServer as createNetServer, type Server as NetServer, type Socket, type AddressInfo, isIPv4 } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer, type Socket, type AddressInfo, type ListenOptions, isIPv4 } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { chmodSync, fstatSync, statSync, unlinkSync, existsSync } from 'node:fs';
 import { SocketConnection, type RequestChannel, type RequestSink, type SocketConnectionEvents, type SocketConnectionOptions } from './socket-connection.js';
 import { startNodeRequest, type NodeHandler } from './node-http.js';
 import { startFetchRequest, type FetchHandler } from './fetch.js';
 import { runCgi } from './cgi.js';
+import { parseListenArgs, type ListenHandle, type ListenTarget } from './listen-args.js';
+import { FastCGIError } from '../codec/errors.js';
 import type { ServerRequestInfo } from '../protocol/server-connection.js';
 
 export interface ServerOptions extends SocketConnectionOptions {
@@ -37,7 +39,7 @@ export interface ServerOptions extends SocketConnectionOptions {
   log?: (message: string) => void;
 }
 
-export type ListenTarget = number | string | { port?: number; host?: string; path?: string; fd?: number; backlog?: number };
+export type { ListenHandle, ListenTarget } from './listen-args.js';
 
 type Starter = (channel: RequestChannel, info: ServerRequestInfo) => RequestSink;
 
@@ -51,6 +53,8 @@ export class FcgiServer extends EventEmitter {
   private readonly used = new WeakSet<SocketConnection>();
   private readonly allowed: Set<string> | null;
   private closing = false;
+  /** 'close' was emitted: close() has nothing left to do. */
+  private closed = false;
   private unixPath: string | null = null;
   private watched: { file: string; mtime: number } | null = null;
   private readonly log: (message: string) => void;
@@ -96,29 +100,52 @@ export class FcgiServer extends EventEmitter {
   }
 
   /**
-   * Listens on a TCP port, a Unix socket path or {fd}. With no target: fd 0 when it is a socket (a web
-   * server or process manager started us), otherwise runs once as a CGI program and exits.
+   * Listens as node's net.Server.listen does, in all its forms (listen-args.ts): a TCP port (on
+   * 127.0.0.1 unless a host is given), a Unix socket path, an options object, or a handle such as
+   * `{ fd: 0 }`. With no address: fd 0 when it is a socket (a web server or process manager started
+   * us), otherwise runs once as a CGI program and exits. The callback is a 'listening' listener.
    */
-  listen(target?: ListenTarget, callback?: () => void): this {
-    if (callback) this.once('listening', callback);
-    if (target === undefined) {
-      if (stdinIsSocket()) target = { fd: 0 };
-      else {
+  listen(port?: number, host?: string, backlog?: number, callback?: () => void): this;
+  listen(port?: number, host?: string, callback?: () => void): this;
+  listen(port?: number, backlog?: number, callback?: () => void): this;
+  listen(port?: number, callback?: () => void): this;
+  listen(path: string, backlog?: number, callback?: () => void): this;
+  listen(path: string, callback?: () => void): this;
+  listen(options: ListenOptions, callback?: () => void): this;
+  listen(handle: ListenHandle, backlog?: number, callback?: () => void): this;
+  listen(handle: ListenHandle, callback?: () => void): this;
+  listen(target?: ListenTarget, callback?: () => void): this;
+  listen(...args: unknown[]): this {
+    let parsed = parseListenArgs(args);
+    if (parsed.callback) this.once('listening', parsed.callback);
+    if (parsed.kind === 'none') {
+      if (!stdinIsSocket()) {
         void runCgi(this.starter).then((code) => process.exit(code));
         return this;
       }
-    }
-    if (typeof target === 'number') target = { port: target, host: '127.0.0.1' };
-    else if (typeof target === 'string') target = /^\d+$/.test(target) ? { port: Number(target), host: '127.0.0.1' } : { path: target };
-    if (target.path) {
-      if (existsSync(target.path) && statSync(target.path).isSocket()) unlinkSync(target.path); // a stale socket file
-      this.unixPath = target.path;
-      this.net.once('listening', () => {
-        if (this.options.socketMode !== undefined) chmodSync(target.path!, this.options.socketMode);
-      });
+      parsed = { kind: 'handle', handle: { fd: 0 } };
     }
     if (this.options.handleSignals) this.installSignals();
-    this.net.listen(target);
+    if (parsed.kind === 'handle') {
+      if (parsed.backlog === undefined) this.net.listen(parsed.handle);
+      else this.net.listen(parsed.handle, parsed.backlog);
+      return this;
+    }
+    const { signal, ...options } = parsed.options;
+    const path = options.path;
+    if (path) {
+      if (existsSync(path) && statSync(path).isSocket()) unlinkSync(path); // a stale socket file
+      this.unixPath = path;
+      // before the 'listening' listeners run, so that the web server can connect as soon as they do
+      const mode = this.options.socketMode;
+      if (mode !== undefined) this.net.prependOnceListener('listening', () => chmodSync(path, mode));
+    }
+    // net would close its own server on abort; ours has connections to finish (as node's http.Server)
+    if (signal) {
+      if (signal.aborted) process.nextTick(() => this.close());
+      else signal.addEventListener('abort', () => this.close(), { once: true });
+    }
+    this.net.listen(options);
     return this;
   }
 
@@ -133,16 +160,19 @@ export class FcgiServer extends EventEmitter {
 
   /**
    * Stops accepting; requests in flight finish (new ones get OVERLOADED), then 'close'. After
-   * `gracePeriod` ms the remaining connections are destroyed.
+   * `gracePeriod` ms the remaining connections are destroyed. As node's, the callback hears 'close',
+   * with ERR_SERVER_NOT_RUNNING when the server was not listening.
    */
   close(callback?: (err?: Error) => void): this {
-    if (callback) this.once('close', callback);
+    if (callback) {
+      if (this.closed) process.nextTick(callback, notRunning());
+      else if (this.closing || !this.net.listening) this.once('close', () => callback(notRunning()));
+      else this.once('close', callback);
+    }
     if (this.closing) return this;
     this.closing = true;
     this.net.close();
-    const grace = setTimeout(() => {
-      for (const c of this.openConnections) c.socket.destroy();
-    }, this.options.gracePeriod ?? 30_000);
+    const grace = setTimeout(() => this.closeAllConnections(), this.options.gracePeriod ?? 30_000);
     grace.unref();
     const done = (): void => {
       clearTimeout(grace);
@@ -153,14 +183,103 @@ export class FcgiServer extends EventEmitter {
           // already gone
         }
       }
+      this.closed = true;
       this.emit('close');
     };
-    // A connection accepted but not yet used (a web server's request on its way, or a process manager's
-    // listen queue handed to us) is served once; refusing it would lose a request no one else can take.
-    for (const c of this.openConnections) if (c.protocol.openRequests === 0 && this.used.has(c)) c.socket.end();
+    this.closeIdleConnections();
     if (this.openConnections.size === 0) setImmediate(done);
     else this.once('drained', done);
     return this;
+  }
+
+  // ---- node:http Server parity: what frameworks and process managers use of an http.Server
+  // (https://nodejs.org/api/http.html#class-httpserver, and net.Server's members it inherits). A
+  // member has its FastCGI meaning, or is accepted and kept with none, as its comment says; the
+  // README's "node:http parity" lists them.
+
+  /** True while the server accepts connections. */
+  get listening(): boolean {
+    return this.net.listening;
+  }
+
+  /** Connections at once (the `maxConnections` option): past it, requests get FCGI_OVERLOADED. */
+  get maxConnections(): number {
+    return this.connectionOptions.maxConnections;
+  }
+  set maxConnections(count: number) {
+    this.connectionOptions.maxConnections = count;
+  }
+
+  /** Connections open now (net.Server's deprecated count, DEP0020): the same as connectionCount. */
+  get connections(): number {
+    return this.openConnections.size;
+  }
+
+  getConnections(callback: (error: Error | null, count: number) => void): this {
+    process.nextTick(callback, null, this.openConnections.size);
+    return this;
+  }
+
+  ref(): this {
+    this.net.ref();
+    return this;
+  }
+  unref(): this {
+    this.net.unref();
+    return this;
+  }
+
+  /**
+   * Milliseconds a connection may be idle (the `idleTimeout` option; 0 never): one with no request
+   * open is then closed, and 'timeout' is emitted with its socket. As node's, a change applies to the
+   * connections accepted after it.
+   */
+  get timeout(): number {
+    return this.connectionOptions.idleTimeout ?? 0;
+  }
+  set timeout(ms: number) {
+    this.connectionOptions.idleTimeout = ms;
+  }
+  setTimeout(msecs?: number, callback?: (socket: Socket) => void): this;
+  setTimeout(callback: (socket: Socket) => void): this;
+  setTimeout(a?: number | ((socket: Socket) => void), b?: (socket: Socket) => void): this {
+    const [msecs, callback] = typeof a === 'function' ? [undefined, a] : [a, b];
+    if (msecs !== undefined) this.timeout = msecs;
+    if (callback) this.on('timeout', callback);
+    return this;
+  }
+
+  /** Destroys every connection, requests in flight included: the web server sees them fail. */
+  closeAllConnections(): void {
+    for (const c of this.openConnections) c.socket.destroy();
+  }
+
+  /**
+   * Ends the connections that wait between requests in the web server's pool. One accepted but not yet
+   * used (a web server's request on its way, or a process manager's listen queue handed to us) is
+   * served first: ending it would lose a request no one else can take.
+   */
+  closeIdleConnections(): void {
+    for (const c of this.openConnections) if (c.protocol.openRequests === 0 && this.used.has(c)) c.socket.end();
+  }
+
+  /**
+   * Accepted and kept, with no FastCGI meaning: the web server has read the HTTP request (its header
+   * count, header and body timeouts are nginx's `large_client_header_buffers`, `client_header_timeout`,
+   * `client_body_timeout`) and decides how long it keeps a connection and how many requests it sends
+   * on it (`keepalive_timeout`, `keepalive_requests` in an upstream block). What reaches the app is
+   * bounded by `maxParamsBytes` and `idleTimeout`. 0 and null are node's "no limit".
+   */
+  maxHeadersCount: number | null = null;
+  headersTimeout = 0;
+  requestTimeout = 0;
+  keepAliveTimeout = 0;
+  maxRequestsPerSocket: number | null = 0;
+
+  /** `await using server = createServer(...)`: closes as close() does. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.net.listening) return;
+    await new Promise<void>((resolve, reject) => this.close((err) => (err ? reject(err) : resolve())));
   }
 
   private accept(socket: Socket): void {
@@ -171,6 +290,7 @@ export class FcgiServer extends EventEmitter {
     }
     this.openConnections.add(new SocketConnection(socket, this.connectionEvents, this.connectionOptions));
     this.emit('connection', socket);
+    if (this.listenerCount('timeout') > 0) socket.prependListener('timeout', () => this.emit('timeout', socket)); // before an idle one is closed
   }
 
   private afterRequests(conn: SocketConnection): void {
@@ -196,6 +316,10 @@ export class FcgiServer extends EventEmitter {
     // A web server that hung up must never kill us (Node ignores SIGPIPE already; make it explicit).
     process.on('SIGPIPE', () => {});
   }
+}
+
+function notRunning(): FastCGIError {
+  return new FastCGIError('ERR_SERVER_NOT_RUNNING', 'the server is not running');
 }
 
 function mtimeOf(file: string): number {
