@@ -1,13 +1,11 @@
-// Real nginx in front of our application side: TCP and Unix socket, keep-alive on and off, an Express
-// app and a Hono app unchanged, a large body streamed through.
+// Real nginx in front of our application side: TCP and Unix socket, keep-alive on and off, a large body
+// streamed through. Web frameworks' apps behind nginx: frameworks.test.ts.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
-import { Hono } from 'hono';
-import { createServer, serve, type FcgiServer } from '../../src/server/index.js';
+import { createServer, type FcgiServer } from '../../src/server/index.js';
 import { startNginx, type Nginx } from '../peers/nginx.js';
 
 let nginx: Nginx;
@@ -46,19 +44,6 @@ beforeAll(async () => {
     createServer({ socketMode: 0o666 }, (_req, res) => res.end('over unix')),
     sock,
   );
-  const app = express();
-  app.get('/express/users/:id', (req, res) => {
-    res.status(203).json({ id: req.params.id, q: req.query.q, ua: req.get('user-agent') });
-  });
-  app.post('/express/echo', express.text({ type: '*/*' }), (req, res) => res.type('text/plain').send(`got ${req.body}`));
-  app.get('/express/redirect', (_req, res) => res.redirect('/express/users/1'));
-  const expressServer = await listen(createServer(app), { port: 0, host: '127.0.0.1' });
-  const hono = new Hono();
-  hono.get('/hono/hi/:name', (c) => c.text(`hi ${c.req.param('name')}`, 200, { 'X-Hono': 'yes' }));
-  hono.post('/hono/len', async (c) => c.json({ len: (await c.req.arrayBuffer()).byteLength }));
-  const honoServer = serve(hono.fetch, { handleSignals: false, listen: { port: 0, host: '127.0.0.1' } });
-  servers.push(honoServer);
-  await new Promise((r) => honoServer.once('listening', r));
 
   const keep = (name: string, port: number) => `upstream ${name} { server 127.0.0.1:${port}; keepalive 8; }`;
   nginx = await startNginx(
@@ -66,10 +51,8 @@ beforeAll(async () => {
     location /keep/ { fastcgi_pass plain_keep; fastcgi_keep_conn on; include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME /srv/app.js; }
     location /close/ { fastcgi_pass 127.0.0.1:${portOf(plain)}; include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME /srv/app.js; fastcgi_request_buffering off; }
     location /unix/ { fastcgi_pass unix:${sock}; }
-    location /express/ { fastcgi_pass express_keep; fastcgi_keep_conn on; }
-    location /hono/ { fastcgi_pass 127.0.0.1:${portOf(honoServer)}; }
     `,
-    [keep('plain_keep', portOf(plain)), keep('express_keep', portOf(expressServer))].join('\n'),
+    keep('plain_keep', portOf(plain)),
   );
 });
 
@@ -112,26 +95,6 @@ describe('behind nginx', () => {
   it('answers over a Unix socket', async () => {
     const r = await fetch(nginx.url('/unix/'));
     expect(await r.text()).toBe('over unix');
-  });
-
-  it('runs an Express app unchanged', async () => {
-    const r = await fetch(nginx.url('/express/users/42?q=z'), { headers: { 'user-agent': 'vitest' } });
-    expect(r.status).toBe(203);
-    expect(r.headers.get('content-type')).toMatch(/application\/json/);
-    expect(await r.json()).toEqual({ id: '42', q: 'z', ua: 'vitest' });
-    const e = await fetch(nginx.url('/express/echo'), { method: 'POST', body: 'ping', headers: { 'content-type': 'text/plain' } });
-    expect(await e.text()).toBe('got ping');
-    const redirect = await fetch(nginx.url('/express/redirect'), { redirect: 'manual' });
-    expect(redirect.status).toBe(302);
-    expect(redirect.headers.get('location')).toBe('/express/users/1');
-  });
-
-  it('runs a Hono app unchanged', async () => {
-    const r = await fetch(nginx.url('/hono/hi/ana'));
-    expect(r.headers.get('x-hono')).toBe('yes');
-    expect(await r.text()).toBe('hi ana');
-    const len = await fetch(nginx.url('/hono/len'), { method: 'POST', body: Buffer.alloc(300_000, 1) });
-    expect(await len.json()).toEqual({ len: 300_000 });
   });
 
   it('serves concurrent requests from many clients', async () => {
