@@ -16,6 +16,8 @@ const NOT_IN_DENO_OR_BUN = [
   'test/runtimes/interop.test.ts',
   // drive the page in Chromium: the browser is the runtime under test there
   'test/web/**',
+  // packs the package and runs the consumer project in Node, Deno and Bun (and Chromium) itself
+  'test/package/**',
 ];
 
 // Tests of code that genuinely needs Node. src/manager opens the shared listening socket in a helper

@@ -5,7 +5,7 @@
 // chunk (no copy); only a record split across chunks is reassembled. Pairs are decoded in wasm into
 // offsets, and become strings only when read (PairList).
 
-import { codec, StateField, type Codec, type StateOwner } from './wasm.js';
+import { codec, StateField, type Codec } from './wasm.js';
 import { Ev, RecordType } from './constants.js';
 import { decodeError, FastCGIProtocolError } from './errors.js';
 import { PairList } from './pairs.js';
@@ -74,7 +74,10 @@ interface EventSource {
   words: number;
 }
 
-export class Decoder implements StateOwner {
+// A StateOwner of wasm.ts by shape, not by an `implements` clause: that would put wasm.ts's
+// WebAssembly types in the published declarations, which a TypeScript project without the DOM lib
+// (a Node server's) cannot read (test/package: the consumer's strict typecheck).
+export class Decoder {
   private readonly c: Codec = codec();
   private readonly handler: DecoderHandler;
   private readonly maxPairBytes: number;

@@ -1,6 +1,7 @@
-// The BUILT package (dist/) in every runtime: smoke.mjs as a script under Node, Deno and Bun (their npm
-// packages), and imported by a page in headless Chromium (Debian's, driven by playwright-core) served
-// from 127.0.0.1. Run `npm run build` first.
+// The BUILT package (dist/) in every runtime: smoke.mjs as a script (smoke-dist.mjs) under Node, Deno
+// and Bun (their npm packages), and imported by a page in headless Chromium (Debian's, driven by
+// playwright-core) served from 127.0.0.1. Run `npm run build` first. The same from the packed
+// tarball, as a user installs it: test/package.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -9,20 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { launchChromium, serveStatic, watchProblems, type StaticServer } from '../browser.js';
+import { SMOKE_RESULT } from './smoke-result.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SMOKE = join(ROOT, 'test/runtimes/smoke.mjs');
+const SMOKE = join(ROOT, 'test/runtimes/smoke-dist.mjs');
 const BIN = join(ROOT, 'node_modules/.bin');
-
-// what runSmoke() returns in every runtime; `pieces` (how the stream was cut) depends on the framing
-const EXPECTED = {
-  records: 6,
-  streamed: 6,
-  pieces: expect.any(Number),
-  stdinBytes: 100_000,
-  error: { code: 'BAD_VERSION', offset: 16 },
-  streamError: { code: 'BAD_VERSION', offset: 16 },
-};
 
 /** Runs the smoke script; execFile rejects (with stderr in the message) unless it exits 0 in time. */
 async function smoke(cmd: string, args: string[]): Promise<unknown> {
@@ -39,14 +31,14 @@ async function smoke(cmd: string, args: string[]): Promise<unknown> {
 
 describe.concurrent('the built package as a script', () => {
   it('runs in Node', async () => {
-    expect(await smoke(process.execPath, [])).toEqual(EXPECTED);
+    expect(await smoke(process.execPath, [])).toEqual(SMOKE_RESULT);
   }, 40_000);
   // no permission flags: the codec needs no file, env or network access
   it('runs in Deno', async () => {
-    expect(await smoke(join(BIN, 'deno'), ['run'])).toEqual(EXPECTED);
+    expect(await smoke(join(BIN, 'deno'), ['run'])).toEqual(SMOKE_RESULT);
   }, 40_000);
   it('runs in Bun', async () => {
-    expect(await smoke(join(BIN, 'bun'), [])).toEqual(EXPECTED);
+    expect(await smoke(join(BIN, 'bun'), [])).toEqual(SMOKE_RESULT);
   }, 40_000);
 });
 
@@ -71,7 +63,7 @@ describe('the built package in headless Chromium', () => {
     const problems = watchProblems(page);
     await page.goto(`${server!.base}/test/runtimes/page.html`);
     const handle = await page.waitForFunction(() => (window as { smokeResult?: unknown }).smokeResult, undefined, { timeout: 20_000 });
-    expect(await handle.jsonValue()).toEqual({ result: EXPECTED });
+    expect(await handle.jsonValue()).toEqual({ result: SMOKE_RESULT });
     expect(problems).toEqual([]);
     await page.close();
   }, 40_000);

@@ -1,7 +1,8 @@
-// Smoke test of the BUILT package, the same code in every runtime. Run as a script under Node, Deno or
-// Bun it checks the package root (dist/index.js) and prints one JSON line; a browser page imports it
-// and passes the portable entries (dist/codec + dist/streams), because the root also re-exports the
-// Node-only server and client. Only web APIs here (no node: imports), so both ways work.
+// Smoke test of the BUILT package, the same code in every runtime: runSmoke(api) takes the package's
+// exports. smoke-dist.mjs runs it as a script on the package root (dist/index.js) under Node, Deno or
+// Bun; a browser page passes the portable entries (dist/codec + dist/streams), because the root also
+// re-exports the Node-only server and client; test/package runs it on the installed tarball. Only web
+// APIs here (no node: imports), so every way works.
 
 const ID = 1;
 
@@ -120,8 +121,3 @@ export async function runSmoke(api) {
     streamError: { code: streamError.code, offset: streamError.offset },
   };
 }
-
-// Run as a script (Node 20 lacks import.meta.main, so compare the script path): print the result. A
-// failure rejects the top-level await, which exits nonzero in every runtime.
-const isMain = import.meta.main ?? (typeof process === 'object' && import.meta.filename === process.argv?.[1]);
-if (isMain) console.log(JSON.stringify(await runSmoke(await import('../../dist/index.js'))));
