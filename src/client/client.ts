@@ -12,13 +12,15 @@ import { Role } from '../codec/constants.js';
 import type { Pairs } from '../codec/encoder.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
 import { cgiParamsFor, type CgiParamsOptions } from './cgi-params.js';
-import { StreamedReply } from './streamed-reply.js';
+import { STDERR_KEPT, StreamedReply } from './streamed-reply.js';
 
 export type Body = Uint8Array | string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
 export interface ClientOptions extends PoolOptions {
   /** Time limits in ms (0 = none): until the first reply byte, between reply bytes, for the whole request. */
   timeouts?: { firstByte?: number; idle?: number; total?: number };
+  /** Most stdout bytes call() collects (REPLY_TOO_LARGE beyond; request() and fetch() stream instead). Default 64 MiB. */
+  maxCollectedReply?: number;
 }
 
 export interface RequestOptions {
@@ -39,15 +41,21 @@ export interface FcgiReply {
    * INCOMPLETE_HEADERS if stdout ended first, or with the request's failure. stdout still carries it.
    */
   head: Promise<CgiHead>;
-  /** What the app wrote to FCGI_STDERR, as it arrives. */
+  /**
+   * What the app wrote to FCGI_STDERR, as it arrives. Never paused: while its reader is 64 KiB behind
+   * (or it is not read), more stderr is dropped and counted in `done`'s stderrDropped.
+   */
   stderr: ReadableStream<Uint8Array>;
   /** END_REQUEST: resolves with the app status; rejects on failure, or a protocol status other than REQUEST_COMPLETE. */
-  done: Promise<{ appStatus: number }>;
+  done: Promise<{ appStatus: number; stderrDropped: number }>;
 }
 
 export interface CollectedReply {
   stdout: Uint8Array;
+  /** The first 64 KiB of what the app wrote to FCGI_STDERR (all of it reaches the 'stderr' event). */
   stderr: Uint8Array;
+  /** stderr bytes beyond the first 64 KiB, not kept. */
+  stderrDropped: number;
   appStatus: number;
 }
 
@@ -145,17 +153,34 @@ export class Client extends EventEmitter<ClientEvents> {
     return run.requestId;
   }
 
-  /** A whole reply: stdout, stderr and the app status (collected without streams: the fast path). */
+  /**
+   * A whole reply: stdout (at most maxCollectedReply bytes), the first 64 KiB of stderr and the app
+   * status (collected without streams: the fast path).
+   */
   async call(options: RequestOptions): Promise<CollectedReply> {
+    const maxStdout = this.options.maxCollectedReply ?? 64 << 20;
     for (let attempt = 0; ; attempt++) {
       try {
         return await new Promise<CollectedReply>((resolve, reject) => {
           const out: Uint8Array[] = [];
           const err: Uint8Array[] = [];
+          let outBytes = 0;
+          let errBytes = 0;
+          let flow: ReplyFlow | null = null;
           this.begin(options, attempt < this.replays, {
-            stdout: (c) => out.push(c),
-            stderr: (c) => err.push(c),
-            end: (appStatus) => resolve({ stdout: concatAll(out), stderr: concatAll(err), appStatus }),
+            started: (f) => void (flow = f),
+            stdout: (c) => {
+              outBytes += c.length;
+              if (outBytes <= maxStdout) return void out.push(c);
+              reject(new FastCGIError('REPLY_TOO_LARGE', `the app's reply passed ${maxStdout} bytes (maxCollectedReply); request() streams it instead`));
+              flow?.cancel();
+            },
+            stderr: (c) => {
+              const room = STDERR_KEPT - errBytes;
+              errBytes += c.length;
+              if (room > 0) err.push(room >= c.length ? c : c.subarray(0, room));
+            },
+            end: (appStatus) => resolve({ stdout: concatAll(out), stderr: concatAll(err), stderrDropped: Math.max(0, errBytes - STDERR_KEPT), appStatus }),
             fail: reject,
           }).catch(reject);
         });
@@ -194,6 +219,7 @@ export class Client extends EventEmitter<ClientEvents> {
       const params = { ...cgiParamsFor(request, length, options), ...options.params };
       const canReplay = replayable && replayed < this.replays;
       const reply = await this.open({ params, body, signal: options.signal ?? request.signal }, canReplay);
+      void reply.stderr.cancel(); // a Response has no stderr: it reaches the 'stderr' event only, and nothing keeps it
       const started = await this.readHead(reply).catch((e: unknown) => {
         if (e instanceof RetryError && canReplay) return null;
         throw e instanceof RetryError ? e.cause : e;

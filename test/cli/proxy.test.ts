@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createHash } from 'node:crypto';
+import { createServer as createNetServer } from 'node:net';
+import { Encoder, RecordType } from '../../src/codec/index.js';
 import { freePort } from '../peers/nginx.js';
 import { startPhpFpm } from '../peers/php-fpm.js';
 import { currentRuntime } from '../runtimes/runtime.js';
@@ -56,11 +58,11 @@ describe('fcgi proxy', () => {
     }
   });
 
-  it('streams a 1 GiB upload to php-fpm with the gateway under 100 MB of RSS', async () => {
+  it('streams a 1 GiB upload to php-fpm (--no-request-buffering) with the gateway under 100 MB of RSS', async () => {
     // PHP reads php://input as it comes only without its own POST parsing (which would buffer the body)
     const php = await startPhpFpm({ children: 1, ini: { enable_post_data_reading: '0' } });
     try {
-      const { base, child } = await startProxy(['--backend', php.address, '--root', DOCROOT]);
+      const { base, child } = await startProxy(['--backend', php.address, '--root', DOCROOT, '--no-request-buffering', '--max-body-size', '2g']);
       const chunk = Buffer.alloc(1 << 20);
       for (let i = 0; i < chunk.length; i += 997) chunk[i] = i & 255;
       const total = 1024;
@@ -128,6 +130,29 @@ describe('fcgi proxy', () => {
     process.kill(child.pid!, 'SIGTERM'); // by pid, as above
     expect(await exited).toBe(0);
     expect(workers()).toEqual([]);
+  });
+
+  it('--timeout: a backend that sends its head and 8 bytes, then stalls, is cut off after the read timeout', async () => {
+    const enc = new Encoder();
+    const stalling = createNetServer((s) => s.once('data', () => s.write(Buffer.concat(enc.stream(RecordType.STDOUT, 1, Buffer.from('Status: 200\r\nContent-Type: text/plain\r\n\r\n12345678'))))));
+    await new Promise<void>((r) => stalling.listen(0, '127.0.0.1', () => r()));
+    try {
+      const { base } = await startProxy(['--backend', `127.0.0.1:${(stalling.address() as { port: number }).port}`, '--pass-all', '--timeout', '400ms']);
+      const t0 = Date.now();
+      const outcome = await new Promise<string>((resolve) => {
+        httpRequest(`${base}/stalls`, (res) => {
+          let body = '';
+          res.setEncoding('latin1').on('data', (d: string) => (body += d));
+          res.on('error', () => resolve(`cut after ${JSON.stringify(body)}`)).on('end', () => resolve(`ended with ${JSON.stringify(body)}`));
+        })
+          .on('error', (e) => resolve(`error ${e.message}`))
+          .end();
+      });
+      expect(outcome).toBe('cut after "12345678"');
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      stalling.close();
+    }
   });
 
   it('explains a bad flag', async () => {

@@ -198,6 +198,20 @@ describe('the server lifecycle, as node:http', () => {
     expect(seen.map((s) => s.remoteAddress)).toEqual(['127.0.0.1', '127.0.0.1']);
   });
 
+  it("keeps node's header, request and keep-alive settings, which the web server owns, and serves as before", async () => {
+    const server = answering('settings');
+    server.keepAliveTimeout = 65_000; // as guides for Node behind a load balancer say
+    server.headersTimeout = 66_000;
+    server.requestTimeout = 120_000;
+    server.maxHeadersCount = 100;
+    server.maxRequestsPerSocket = 1;
+    server.listen(0);
+    await listeningOn(server);
+    const c = await client(portOf(server));
+    for (const id of [1, 2]) expect(parseCgi((await c.request(id, { REQUEST_URI: `/${id}` })).stdout).body).toBe(`settings /${id}`);
+    expect([server.keepAliveTimeout, server.headersTimeout, server.requestTimeout, server.maxHeadersCount, server.maxRequestsPerSocket]).toEqual([65_000, 66_000, 120_000, 100, 1]);
+  });
+
   it('unref() lets the process exit while the server listens', async () => {
     const script = join(tempDir(), 'unref.mjs');
     const dist = new URL('../../dist/index.js', import.meta.url).href;
