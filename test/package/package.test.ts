@@ -153,10 +153,17 @@ describe.each(RUNTIME_NAMES)('the installed package in %s', (runtime) => {
     const child = spawn(cmd!, [...args, 'frameworks.mjs'], { cwd: project, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
+    let err = '';
     child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
     for (let i = 0; i < 400 && !out.includes('\n') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
-    const ports: Record<string, number> = JSON.parse(out.split('\n')[0]!);
+    const ports = (() => {
+      try {
+        return JSON.parse(out.split('\n')[0]!) as Record<string, number>;
+      } catch {
+        throw new Error(`frameworks.mjs in ${runtime} printed no ports: ${out}${err}`);
+      }
+    })();
     expect(Object.keys(ports)).toEqual(FRAMEWORKS);
     const { locations, upstreams } = nginxConfig(ports);
     const nginx = await startNginx(locations, upstreams);
@@ -164,7 +171,7 @@ describe.each(RUNTIME_NAMES)('the installed package in %s', (runtime) => {
       for (const fw of FRAMEWORKS) {
         for (const check of CHECKS) {
           await check.run((path) => nginx.url(path), fw).catch((e: Error) => {
-            throw new Error(`${runtime}, ${fw}: ${check.name}: ${e.message}\n${out}`);
+            throw new Error(`${runtime}, ${fw}: ${check.name}: ${e.message}\n${err}`);
           });
         }
       }
