@@ -122,6 +122,8 @@ export class ServerConnection {
   /** Per id: the active request first, then requests queued behind it (pipelined on one id). */
   private readonly requests = new Map<number, RequestState[]>();
   private active = 0;
+  /** Requests started (their handler told) and not yet ended. */
+  private running = 0;
   /** Requests waiting behind another on their id, and the input they hold (for holdInput). */
   private queued = 0;
   private queuedCost = 0;
@@ -151,9 +153,13 @@ export class ServerConnection {
     );
   }
 
-  /** Requests open on this connection (started or not). */
+  /** Request ids open on this connection (started or not). */
   get openRequests(): number {
     return this.active;
+  }
+  /** Requests started and not yet ended: what closing the connection would cut short. */
+  get startedRequests(): number {
+    return this.running;
   }
   get isClosed(): boolean {
     return this.closed;
@@ -211,7 +217,7 @@ export class ServerConnection {
   dispose(): void {
     this.closed = true;
     if (this.requests.size > 0) this.requests.clear(); // clear() makes a new table even when empty
-    this.active = 0;
+    this.active = this.running = 0;
     this.decoder.dispose();
     this.handler = DISPOSED;
   }
@@ -356,6 +362,7 @@ export class ServerConnection {
 
   private start(r: RequestState): void {
     r.started = true;
+    this.running++;
     if (r.aborted) return this.end(r.id, 0); // aborted while queued: answered in its turn, nothing ran
     this.handler.request({ requestId: r.id, role: r.role, keepConn: r.keepConn, params: r.params });
     const early = r.early;
@@ -384,6 +391,7 @@ export class ServerConnection {
       return;
     }
     r.started = true; // so that end() accepts it
+    this.running++;
     this.end(r.id, 0);
   }
 
@@ -397,6 +405,7 @@ export class ServerConnection {
     const queue = this.requests.get(r.id);
     if (queue === undefined) return; // the handler disposed of the connection while it was told
     queue.shift();
+    this.running--;
     if (!r.keepConn) this.closeWhenIdle = true;
     if (r.phase !== 'done') this.unreadInput = true;
     if (r.phase === 'params') this.partialHeads--; // aborted before its params ended
@@ -440,7 +449,7 @@ export class ServerConnection {
     for (const queue of this.requests.values()) for (const r of queue) if (r.started && !r.aborted) this.abortRequest(r);
     this.closed = true;
     this.requests.clear();
-    this.active = 0;
+    this.active = this.running = 0;
     handler.close(error);
   }
 

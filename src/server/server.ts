@@ -17,7 +17,7 @@ import type { ServerRequestInfo } from '../protocol/server-connection.js';
 export interface ServerOptions extends SocketConnectionOptions {
   /**
    * Connections at once. A connection that comes when all are open takes the place of the one idle
-   * longest (no request open on it), as nginx reuses its keep-alive connections; when none is idle,
+   * longest (no request started on it), as nginx reuses its keep-alive connections; when none is idle,
    * its requests get OVERLOADED. Default 1024.
    */
   maxConnections?: number;
@@ -320,10 +320,14 @@ export class FcgiServer extends EventEmitter {
     return this.options.handshakeTimeout ?? 10_000;
   }
 
-  /** All connections are open: the one idle longest (no request open on it) is closed to make room. */
+  /**
+   * All connections are open: the one idle longest is closed to make room. Idle: no request started on
+   * it (a request whose head is still incomplete has run nothing, and a peer that keeps heads
+   * incomplete must not hold its place: the slow-loris attack).
+   */
   private evictIdle(): void {
     let oldest: SocketConnection | null = null;
-    for (const c of this.openConnections) if (c.protocol.openRequests === 0 && (oldest === null || c.idleSince < oldest.idleSince)) oldest = c;
+    for (const c of this.openConnections) if (c.protocol.startedRequests === 0 && (oldest === null || c.idleSince < oldest.idleSince)) oldest = c;
     if (oldest === null) return; // all are busy: the new connection's requests get OVERLOADED
     this.openConnections.delete(oldest); // counted out now: its 'close' comes later
     oldest.socket.destroy();

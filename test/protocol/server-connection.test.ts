@@ -273,15 +273,18 @@ describe('ServerConnection behaviour', () => {
     expect(conn.openRequests).toBe(0);
   });
 
-  it('reports whether request heads are waiting: before the first BEGIN, and while params are incomplete', () => {
+  it('reports whether request heads are waiting (before the first BEGIN, while params are incomplete) and how many requests run', () => {
     const { conn } = harness();
     expect(conn.heads).toEqual({ waiting: true, done: 0 });
     const head = preamble(1, { A: 'b' });
     conn.receive(head.subarray(0, head.length - 8)); // all but the params' end
     expect(conn.heads).toEqual({ waiting: true, done: 0 });
+    expect([conn.openRequests, conn.startedRequests]).toEqual([1, 0]); // open, but nothing runs yet
     conn.receive(head.subarray(head.length - 8));
     expect(conn.heads).toEqual({ waiting: false, done: 1 });
+    expect(conn.startedRequests).toBe(1);
     conn.end(1);
     expect(conn.heads).toEqual({ waiting: false, done: 1 });
+    expect([conn.openRequests, conn.startedRequests]).toEqual([0, 0]);
   });
 });
