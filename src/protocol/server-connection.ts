@@ -6,8 +6,10 @@
 //   while one is active gets CANT_MPX_CONN when multiplexing is off, OVERLOADED past maxRequests;
 // - a BEGIN for an id whose request has all its input (pipelined keep-alive requests, fcgi2 loses
 //   them) is queued and started when the earlier one has ended; before that, it is a protocol error;
-//   what queued requests hold (their count, their early STDIN/DATA) is bounded: past the bound the
-//   handler is asked to stop reading (holdInput) until one of them starts;
+//   what queued requests hold (their count, their params, their early STDIN/DATA) is bounded: past the
+//   bound the handler is asked to stop reading (holdInput) until one of them starts;
+// - the params of all the request heads in progress on a connection count against maxParamsBytes
+//   together (each one alone is the decoder's to bound): a peer cannot hold a megabyte per request id;
 // - the request starts (handler.request) when its PARAMS stream ends; STDIN and DATA arrive after;
 // - ABORT_REQUEST tells the handler, which still ends the request (END_REQUEST follows);
 // - GET_VALUES is answered here; other management records get UNKNOWN_TYPE; records for ids that are
@@ -21,6 +23,7 @@ import { Decoder } from '../codec/decoder.js';
 import { Encoder } from '../codec/encoder.js';
 import { PairList } from '../codec/pairs.js';
 import { FastCGIProtocolError } from '../codec/errors.js';
+import { DEFAULT_MAX_PARAMS_BYTES } from '../codec/decoder.js';
 import { feed } from './feed.js';
 import { Flags, ProtocolStatus, RecordType, Role, Values } from '../codec/constants.js';
 
@@ -100,8 +103,10 @@ interface RequestState {
   aborted: boolean;
   /** Input that arrived before the request started (a queued pipelined request). */
   early: [type: number, chunk: Uint8Array][];
-  /** What `early` counts against maxBodyBuffer. */
+  /** What `early` (and, once queued with its head complete, its params) counts against maxBodyBuffer. */
   earlyCost: number;
+  /** PARAMS content bytes received for it. */
+  headBytes: number;
   stdoutUsed: boolean;
   stderrUsed: boolean;
 }
@@ -119,6 +124,9 @@ export class ServerConnection {
   private readonly maxRequests: number;
   private readonly maxConnections: number;
   private readonly maxQueuedInput: number;
+  private readonly maxParamsBytes: number;
+  /** PARAMS bytes of the heads in progress (their params not ended), all together. */
+  private headBytes = 0;
   /** Per id: the active request first, then requests queued behind it (pipelined on one id). */
   private readonly requests = new Map<number, RequestState[]>();
   private active = 0;
@@ -143,6 +151,7 @@ export class ServerConnection {
     this.maxRequests = this.multiplex ? (options.maxRequests ?? 100) : 1;
     this.maxConnections = options.maxConnections ?? 1024;
     this.maxQueuedInput = options.maxBodyBuffer ?? 1 << 20;
+    this.maxParamsBytes = options.maxParamsBytes ?? DEFAULT_MAX_PARAMS_BYTES;
     this.decoder = new Decoder(
       {
         record: (type, id, content) => this.onRecord(type, id, content),
@@ -197,7 +206,7 @@ export class ServerConnection {
       if (newest.started) this.abortRequest(newest);
       else {
         queue.pop(); // nothing of it ran and nothing can complete it: dropped
-        if (newest.phase === 'params') this.partialHeads--;
+        if (newest.phase === 'params') this.headDropped(newest);
         if (queue.length > 0) this.unqueue(newest);
         else {
           this.requests.delete(id);
@@ -257,6 +266,7 @@ export class ServerConnection {
   }
 
   private onBegin(id: number, role: number, flags: number): void {
+    if (this.closed) return; // the rest of a chunk after a rule broken earlier in it
     this.sawBegin = true;
     const keepConn = (flags & Flags.KEEP_CONN) !== 0;
     const queue = this.requests.get(id);
@@ -276,7 +286,7 @@ export class ServerConnection {
       if (this.closed) return; // disposed of by the handler while asked
     }
     const r: RequestState = {
-      id, role, keepConn, params: new PairList(), phase: 'params', started: false, aborted: false, early: [], earlyCost: 0, stdoutUsed: false, stderrUsed: false,
+      id, role, keepConn, params: new PairList(), phase: 'params', started: false, aborted: false, early: [], earlyCost: 0, headBytes: 0, stdoutUsed: false, stderrUsed: false,
     };
     this.partialHeads++;
     if (queue === undefined) {
@@ -297,6 +307,7 @@ export class ServerConnection {
   }
 
   private onPairs(type: number, id: number, pairs: PairList): void {
+    if (this.closed) return;
     if (type === RecordType.GET_VALUES && id === 0) {
       const answer: [string, string][] = [];
       for (const [name] of pairs) {
@@ -319,11 +330,14 @@ export class ServerConnection {
     r.phase = 'stdin';
     this.partialHeads--;
     this.headsDone++;
+    this.headBytes -= r.headBytes;
     const queue = this.requests.get(id)!;
     if (queue[0] === r) this.start(r);
+    else this.holdEarly(r, r.headBytes); // queued: its params wait with it
   }
 
   private onRecord(type: number, id: number, content: Uint8Array): void {
+    if (this.closed) return;
     if (id === 0) {
       // management records (spec 4): GET_VALUES is answered in onPairs; anything else is unknown
       if (type !== RecordType.GET_VALUES) this.handler.write([this.encoder.unknownType(type)]);
@@ -331,6 +345,14 @@ export class ServerConnection {
     }
     const r = this.newest(id);
     if (r === undefined) return; // inactive id: ignored (spec 3.3)
+    if (type === RecordType.PARAMS && r.phase === 'params') {
+      r.headBytes += content.length;
+      this.headBytes += content.length;
+      if (this.headBytes > this.maxParamsBytes) {
+        this.fail(new FastCGIProtocolError('PARAMS_TOO_LARGE', `PARAMS_TOO_LARGE: the request heads in progress on this connection hold more than ${this.maxParamsBytes} bytes of params (maxParamsBytes)`, this.decoder.offset));
+      }
+      return;
+    }
     if (type === RecordType.ABORT_REQUEST) {
       if (r.started) this.abortRequest(r);
       else this.dropUnstarted(r);
@@ -350,10 +372,7 @@ export class ServerConnection {
     if (!r.started) {
       if (r.aborted) return; // aborted while queued: nothing of it will run
       r.early.push([type, chunk.length < COPY_BELOW ? chunk.slice() : chunk]);
-      const cost = chunk.length + QUEUED_RECORD_COST;
-      r.earlyCost += cost;
-      this.queuedCost += cost;
-      this.updateHold();
+      this.holdEarly(r, chunk.length + QUEUED_RECORD_COST);
       return;
     }
     if (type === RecordType.STDIN) this.handler.stdin(r.id, chunk);
@@ -408,7 +427,7 @@ export class ServerConnection {
     this.running--;
     if (!r.keepConn) this.closeWhenIdle = true;
     if (r.phase !== 'done') this.unreadInput = true;
-    if (r.phase === 'params') this.partialHeads--; // aborted before its params ended
+    if (r.phase === 'params') this.headDropped(r); // aborted before its params ended
     const next = queue[0];
     if (next === undefined) {
       this.requests.delete(r.id);
@@ -419,6 +438,19 @@ export class ServerConnection {
       else this.updateHold();
     }
     if (this.closeWhenIdle && this.active === 0) this.shut();
+  }
+
+  /** A request whose head was in progress is gone before its params ended. */
+  private headDropped(r: RequestState): void {
+    this.partialHeads--;
+    this.headBytes -= r.headBytes;
+  }
+
+  /** A queued request holds `cost` more bytes until it starts. */
+  private holdEarly(r: RequestState, cost: number): void {
+    r.earlyCost += cost;
+    this.queuedCost += cost;
+    this.updateHold();
   }
 
   /** A queued request left its queue without starting. */
