@@ -42,11 +42,7 @@ export interface GatewayOptions {
   symlinks?: DocumentRootOptions['symlinks'];
   /** Send every request to the backend (an application server rather than a PHP docroot). */
   passAll?: boolean;
-  /**
-   * Options for each backend's Client (pool size, timeouts...). Timeouts default to nginx's: 60 s for
-   * the first byte of the reply (counted once the request is sent) and 60 s between reply bytes; the
-   * ones given here replace only those they name.
-   */
+  /** Options for each backend's Client (pool size, timeouts: nginx's 60 s by default, each one given replacing only its own). */
   client?: Omit<ClientOptions, 'address'>;
   /**
    * How often a backend marked down (it refused or timed out a connection) is checked, ms: a connection
@@ -105,7 +101,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   const log = options.log ?? ((m) => console.error(m));
   const backends: Backend[] = (Array.isArray(options.backends) ? options.backends : [options.backends]).map((address) => ({
     address,
-    client: new Client({ ...options.client, address, timeouts: { ...DEFAULT_TIMEOUTS, ...options.client?.timeouts } }),
+    client: new Client({ ...options.client, address }),
     down: false,
     check: null,
     checking: false,
@@ -401,9 +397,6 @@ function finishReply(res: ServerResponse, cgiHead: CgiHead, wroteHead: boolean, 
   if (head) res.end();
   else res.end(bodyBytes);
 }
-
-/** nginx's defaults: fastcgi_read_timeout 60 s, before the first reply byte and between reply bytes. */
-const DEFAULT_TIMEOUTS = { firstByte: 60_000, idle: 60_000 };
 
 /** node:http refused to send the app's head (writeHead threw): a typed error, answered with 502. */
 function refusedHead(err: unknown): FastCGIError {
