@@ -234,11 +234,13 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   const handler = ((req, res, nextFn) => {
     handle(req, res, nextFn).catch((err: unknown) => {
       if (res.headersSent) {
+        // the status has gone: the client sees the reply cut short, the log says why
+        log(`fcgi-wasm gateway: ${req.method} ${req.url} -> cut after the head: ${explain(err)}`);
         res.destroy(err instanceof Error ? err : undefined);
         return;
       }
       const status = statusForError(err);
-      log(`fcgi-wasm gateway: ${req.method} ${req.url} -> ${status}: ${err instanceof Error ? err.message : String(err)}`);
+      log(`fcgi-wasm gateway: ${req.method} ${req.url} -> ${status}: ${explain(err)}`);
       // a body refused or cut short by a timeout was not read to its end: the connection cannot carry another request
       if (status === 408 || status === 413) res.shouldKeepAlive = false;
       plain(res, status, `${STATUS_TEXT[status] ?? 'Bad Gateway'}\n`);
@@ -396,6 +398,12 @@ function finishReply(res: ServerResponse, cgiHead: CgiHead, wroteHead: boolean, 
   res.writeHead(cgiHead.status, cgiHead.statusText, headers);
   if (head) res.end();
   else res.end(bodyBytes);
+}
+
+/** An error for the log: its typed code first, when it has one. */
+function explain(err: unknown): string {
+  if (err instanceof FastCGIError) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** node:http refused to send the app's head (writeHead threw): a typed error, answered with 502. */

@@ -16,9 +16,9 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(() => r(undefined)))));
 });
 
-async function listen<T extends Server | FcgiServer>(server: T): Promise<string> {
+async function listen(server: Server | FcgiServer): Promise<string> {
   servers.push(server);
-  await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+  await new Promise<void>((r) => (server as Server).listen({ port: 0, host: '127.0.0.1' }, () => r()));
   return `127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 

@@ -78,5 +78,5 @@ export function quantile(values: number[], q: number): number {
 export function report(attack: string, victim: Victim, normal: number[], extra = ''): void {
   const rss = (victim.peakRss() / MiB).toFixed(1);
   const times = normal.length ? `normal request p50 ${quantile(normal, 0.5).toFixed(1)} ms, p99 ${quantile(normal, 0.99).toFixed(1)} ms, max ${Math.max(...normal).toFixed(1)} ms` : '';
-  console.log(`hostile: ${attack}: peak RSS ${rss} MiB; ${times}${extra ? `; ${extra}` : ''}`);
+  console.log(`hostile: ${[`${attack}: peak RSS ${rss} MiB`, times, extra].filter(Boolean).join('; ')}`);
 }
