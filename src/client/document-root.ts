@@ -14,10 +14,7 @@
 //   `disable_symlinks` is off by default; a link such as '/etclink -> /etc' would serve the system's
 //   files); `symlinks: 'follow'` follows them all.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { extname } from 'node:path';
 import { splitScript } from './cgi-params.js';
 
 export interface DocumentRootOptions {
@@ -131,23 +128,4 @@ function cached<T>(ttl: number, look: (path: string) => Promise<T>): (path: stri
     }
     return value;
   };
-}
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.htm': 'text/html; charset=utf-8', '.txt': 'text/plain; charset=utf-8', '.css': 'text/css',
-  '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
-  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp', '.ico': 'image/x-icon', '.wasm': 'application/wasm',
-  '.pdf': 'application/pdf', '.xml': 'application/xml',
-};
-
-/** A file from the document root; `asGet`: the target of a local redirect (RFC 3875 6.2.2), never a 304 for the original URL's If-Modified-Since. */
-export function serveFile(req: IncomingMessage, res: ServerResponse, f: { file: string; size: number; mtime: Date }, asGet = false): void {
-  const modified = f.mtime.toUTCString();
-  if (!asGet && req.headers['if-modified-since'] === modified) {
-    res.writeHead(304);
-    return void res.end();
-  }
-  res.writeHead(200, { 'Content-Type': MIME[extname(f.file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': f.size, 'Last-Modified': modified });
-  if (req.method === 'HEAD') return void res.end();
-  createReadStream(f.file).on('error', (e) => res.destroy(e)).pipe(res);
 }

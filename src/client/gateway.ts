@@ -16,7 +16,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { Client, type Body, type ClientOptions, type ReplyFlow, type ReplySink } from './client.js';
 import { cgiParams, safePath, type UrlParts } from './cgi-params.js';
-import { DocumentRoot, serveFile, type DocumentRootOptions } from './document-root.js';
+import { DocumentRoot, type DocumentRootOptions } from './document-root.js';
+import { serveFile } from './static-files.js';
 import { readBody, tooLarge } from './request-body.js';
 import { reachable } from './connect.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
@@ -264,11 +265,19 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
  * out as one write with a Content-Length instead of chunked pieces.
  */
 function exchange(client: Client, params: Record<string, string>, body: Body | undefined, res: ServerResponse, head: boolean, log: (m: string) => void): Promise<string | null> {
-  return new Promise((resolve, reject) => {
+  let onClose = (): void => {};
+  const settled = new Promise<string | null>((resolve, reject) => {
     const relay = new Relay(res, head, log, resolve, reject);
+    onClose = () => relay.clientClosed();
     client.exchange({ params, body }, relay).catch((e: unknown) => relay.fail(e));
-    res.once('close', () => relay.clientClosed());
+    res.once('close', onClose);
   });
+  // each local redirect is another exchange on the same res: its listener goes with it
+  settled.then(
+    () => res.off('close', onClose),
+    () => res.off('close', onClose),
+  );
+  return settled;
 }
 
 /** One reply on its way from the backend to res (a class, not a set of closures: one is made per request). */
