@@ -56,7 +56,7 @@ describe('static files as nginx serves them', () => {
       }
     }
     expect(checked).toBeGreaterThan(100);
-    for (const [file, type] of [['f.WOFF2', 'font/woff2'], ['f.eot', 'application/vnd.ms-fontobject'], ['f.mp4', 'video/mp4'], ['f.mp3', 'audio/mpeg'], ['f.mjs', 'text/javascript'], ['noext', 'application/octet-stream'], ['dir.d/noext', 'application/octet-stream']]) {
+    for (const [file, type] of [['f.WOFF2', 'font/woff2'], ['f.eot', 'application/vnd.ms-fontobject'], ['f.mp4', 'video/mp4'], ['f.mp3', 'audio/mpeg'], ['f.mjs', 'text/javascript'], ['noext', 'application/octet-stream'], ['dir.d/noext', 'application/octet-stream']] as const) {
       expect([file, contentType(file)]).toEqual([file, type]);
     }
   });
