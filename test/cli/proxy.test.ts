@@ -109,8 +109,16 @@ describe('fcgi proxy', () => {
           }
         })
         .map(Number);
-    const fetchAll = async (n: number): Promise<number[]> =>
-      Promise.all(Array.from({ length: n }, (_, i) => fetch(`${base}/w${i}`, { headers: { connection: 'close' } }).then(async (r) => (await r.text(), r.status))));
+    // each request bounded: a hang fails here, with what it was waiting for
+    const fetchAll = async (n: number): Promise<(number | string)[]> =>
+      Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          fetch(`${base}/w${i}`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(10_000) }).then(
+            async (r) => (await r.text(), r.status),
+            (e: Error) => `request ${i}: ${e.name} ${e.message}`,
+          ),
+        ),
+      );
     expect(workers()).toHaveLength(2);
     expect(await fetchAll(40)).toEqual(Array(40).fill(200));
     const [first] = workers();
@@ -126,7 +134,7 @@ describe('fcgi proxy', () => {
     expect(await fetchAll(20)).toEqual(Array(20).fill(200));
     const exited = new Promise((r) => child.once('exit', r));
     process.kill(child.pid!, 'SIGTERM'); // by pid, as above
-    expect(await exited).toBe(0);
+    expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('no exit within 10 s of SIGTERM'), 10_000))])).toBe(0);
     expect(workers()).toEqual([]);
   });
 
