@@ -22,6 +22,8 @@ export interface Judged {
   verdict: Verdict;
   /** What exactly came back (statuses, values, how the connection ended). */
   detail: string;
+  /** What this outcome means for a client, when it is not the probe's usual `meaning`. */
+  meaning?: string;
 }
 
 export interface ProbeContext {
@@ -86,9 +88,9 @@ export function fate(w: Wire, how: Waited, id: number, ctx: ProbeContext, opts: 
   if (r.error) return { did: 'answered differently', broken: true, detail: `its reply broke the protocol: ${r.error.code}: ${r.error.message}` };
   const end = w.endsOf(id)[opts.nth ?? 0];
   if (!end) {
-    const which = opts.nth ? `a second END_REQUEST for request ${id}` : `END_REQUEST for request ${id}`;
+    const which = opts.nth ? `second END_REQUEST for request ${id}` : `END_REQUEST for request ${id}`;
     if (how === 'timeout') return { did: 'hung', detail: `no ${which} within ${ctx.timeout} ms` };
-    return { did: 'closed', detail: `${r.closed === 'reset' ? 'reset' : 'closed'} the connection without ${which}` };
+    return { did: 'closed', detail: `${r.closed === 'reset' ? 'reset' : 'closed'} the connection without ${opts.nth ? 'a ' : ''}${which}` };
   }
   if (end.protocolStatus !== ProtocolStatus.REQUEST_COMPLETE) return { did: 'refused', end, detail: `END_REQUEST ${statusName(end.protocolStatus)} for request ${id}` };
   const status = end.status === undefined ? 'no CGI head' : end.status === -1 ? 'a malformed CGI head' : `status ${end.status}`;

@@ -23,7 +23,7 @@ export const CONNECTION_PROBES: Probe[] = [
       const [one, two] = [fate(w, how, 1, ctx), fate(w, how, 2, ctx)];
       if (one.broken) return judge(one, 'violation');
       if (one.did === 'answered' && two.did === 'answered') return { did: 'answered', verdict: 'pass', detail: 'answered both: the app multiplexes' };
-      if (one.did === 'answered' && two.did === 'refused') return { did: 'refused', verdict: 'information', detail: `request 2: ${two.detail}; the app does not multiplex` };
+      if (one.did === 'answered' && two.did === 'refused') return { did: 'refused', verdict: 'information', detail: `request 2: ${two.detail}; the app does not multiplex`, meaning: 'the app does not multiplex: one request at a time per connection' };
       const lost = one.did === 'answered' ? two : one;
       return { did: lost.did, verdict: 'divergence', detail: `request ${lost === one ? 1 : 2}: ${lost.detail}` };
     },

@@ -34,14 +34,31 @@ export const MANAGEMENT_PROBES: Probe[] = [
     vectors: ['R13', 'R14'],
     sends: 'FCGI_GET_VALUES for FCGI_MAX_CONNS, FCGI_MAX_REQS and FCGI_MPXS_CONNS, before any request',
     says: 'FCGI_GET_VALUES_RESULT with the values, at any time; the FastCGI library answers, not the app',
-    meaning: 'ask on a connection of its own, never wait for the answer, and assume one request per connection without it',
+    meaning: 'ask on a connection of its own and never wait for the answer (an fcgi2 app answers only once more bytes follow the record: see get-values-padded)',
     async run(ctx) {
       const { w, how } = await askValues(ctx, ALL_VALUES);
       const values = w.reply.values;
       if (values === null) return silence(w, how, ctx, 'FCGI_GET_VALUES');
       const missing = ALL_VALUES.filter((n) => !values.some(([name]) => name === n));
       if (missing.length === 0) return { did: 'answered', verdict: 'pass', detail: listed(values) };
-      return { did: 'answered differently', verdict: 'information', detail: `${listed(values)}; not given: ${missing.join(', ')}` };
+      return { did: 'answered differently', verdict: 'information', detail: `${listed(values)}; not given: ${missing.join(', ')}`, meaning: `the app does not say ${missing.join(' or ')}: take them from its configuration` };
+    },
+  },
+  {
+    id: 'get-values-padded',
+    spec: '4.1, 3.3 (Padding)',
+    vectors: ['R13', 'L05'],
+    sends: 'the same FCGI_GET_VALUES with 8 bytes of padding, before any request',
+    says: 'FCGI_GET_VALUES_RESULT with the values, however the record is padded',
+    meaning: 'the app answers GET_VALUES in no form: assume one request per connection',
+    async run(ctx) {
+      // fcgi2 reads more input before it sees that a record ended, when the record's last byte is the
+      // last byte it has read (fcgiapp.c FillBuffProc): an unpadded GET_VALUES waits for bytes behind it.
+      const w = await ctx.open();
+      w.send(ctx.encoder.record(RecordType.GET_VALUES, 0, ctx.encoder.pairsBody(ALL_VALUES.map((n) => [n, ''])), 8));
+      const how = await w.until((r) => r.values !== null);
+      if (w.reply.values === null) return silence(w, how, ctx, 'FCGI_GET_VALUES');
+      return { did: 'answered', verdict: 'pass', detail: listed(w.reply.values) };
     },
   },
   {

@@ -63,15 +63,24 @@ export const REQUEST_PROBES: Probe[] = [
   {
     id: 'end-reserved',
     spec: '5.5',
-    vectors: ['R05', 'R08'],
-    sends: 'the plain request',
+    vectors: ['R05', 'R08', 'X14'],
+    sends: 'on one kept connection, the request with a 2000-byte query string (a longer reply, where the app echoes it), then the plain request',
     says: "END_REQUEST's body is appStatus, protocolStatus and three reserved bytes (zero, as every reserved field)",
-    meaning: "ignore END_REQUEST's reserved bytes",
+    meaning: "ignore END_REQUEST's reserved bytes (php-fpm leaves bytes of an earlier reply in them)",
     async run(ctx) {
-      const { f } = await plainReply(ctx, 1);
-      if (!f.end || f.did !== 'answered') return judge(f, 'violation');
-      if (f.end.canonical) return { did: 'answered', verdict: 'pass', detail: `appStatus ${f.end.appStatus}, reserved bytes zero` };
-      return { did: 'answered differently', verdict: 'divergence', detail: `appStatus ${f.end.appStatus}, reserved bytes not zero` };
+      // An app that reuses its output buffer without clearing it shows earlier bytes in the reserved
+      // field only where an earlier, longer reply lay: hence the long reply first, on the same connection.
+      const w = await ctx.open();
+      const long = ctx.params().map(([n, v]): [string, string] => (n === 'QUERY_STRING' ? [n, `${v}${v ? '&' : ''}fcgi-conform-pad=${'a'.repeat(2000)}`] : [n, v]));
+      w.send(...plainRequest(ctx.encoder, { id: 1, flags: Flags.KEEP_CONN, params: long }));
+      const first = fate(w, await w.until(ended(1)), 1, ctx);
+      if (first.did !== 'answered') return judge(first, 'violation');
+      w.send(...plainRequest(ctx.encoder, { id: 1, flags: Flags.KEEP_CONN, params: ctx.params() }));
+      await w.until(ended(1, 2));
+      const ends = w.endsOf(1);
+      const dirty = ends.filter((e) => !e.canonical).length;
+      if (dirty === 0) return { did: 'answered', verdict: 'pass', detail: `reserved bytes zero in ${ends.length} END_REQUEST record(s)` };
+      return { did: 'answered differently', verdict: 'divergence', detail: `reserved bytes not zero in ${dirty} of ${ends.length} END_REQUEST record(s)` };
     },
   },
   {
@@ -128,7 +137,8 @@ export const REQUEST_PROBES: Probe[] = [
       const f = fate(w, await w.until(ended(1)), 1, ctx);
       if (f.broken) return judge(f, 'violation');
       if (f.did === 'refused' && f.end?.protocolStatus === 3) return { did: 'refused', verdict: 'pass', detail: f.detail };
-      return { did: f.did, verdict: f.did === 'answered' ? 'information' : 'divergence', detail: f.did === 'answered' ? `${f.detail} (served role 4)` : f.detail };
+      if (f.did === 'answered') return { did: 'answered', verdict: 'information', detail: `${f.detail} (served role 4)`, meaning: 'the app serves a role FastCGI 1.0 does not define' };
+      return { did: f.did, verdict: 'divergence', detail: f.detail };
     },
   },
 ];
@@ -151,7 +161,7 @@ function roleProbe(id: string, role: number, spec: string, vectors: string[], se
       if (data) params.push(['FCGI_DATA_LENGTH', String(data.length)], ['FCGI_DATA_LAST_MOD', '0']);
       w.send(...plainRequest(ctx.encoder, { id: 1, role, params, ...(data ? { data } : {}) }));
       const f = fate(w, await w.until(ended(1)), 1, ctx);
-      if (f.did === 'refused' && f.end?.protocolStatus === 3) return { did: 'refused', verdict: 'information', detail: `${f.detail}: no ${name} role` };
+      if (f.did === 'refused' && f.end?.protocolStatus === 3) return { did: 'refused', verdict: 'information', detail: `${f.detail}: no ${name} role`, meaning: `the app refuses the ${name} role as the spec says: send ${name} requests to another app` };
       return judge(f, 'divergence');
     },
   };

@@ -96,7 +96,7 @@ export async function runConformance(address: string, options: ConformOptions): 
       if (judged.did === 'crashed') crashedAt = probe.id;
     }
     const { run: _run, ...about } = probe;
-    const result: ProbeResult = { ...about, ...judged, ms: Math.round(performance.now() - at), replies: wires.map((w) => ({ bytes: w.reply.bytes, hex: hex(w.reply.head) })) };
+    const result: ProbeResult = { ...about, ...judged, meaning: judged.meaning ?? about.meaning, ms: Math.round(performance.now() - at), replies: wires.map((w) => ({ bytes: w.reply.bytes, hex: hex(w.reply.head) })) };
     if (judged.did !== 'not run') counts[judged.verdict]++;
     results.push(result);
     options.onResult?.(result);
