@@ -24,6 +24,8 @@ export interface Observed {
   stdinEnded: boolean;
   dataRecords: number[];
   dataEnded: boolean;
+  /** Records read for the request, BEGIN_REQUEST included. */
+  records: number;
   /** Padding lengths matched (-contentLength) & 7 on every record; none at all. */
   paddingCanonical: boolean;
   paddingNone: boolean;
@@ -59,6 +61,7 @@ const records = (lengths: number[], ended: boolean): string =>
   `${lengths.length} record${lengths.length === 1 ? '' : 's'}${lengths.length ? ` (${lengths.join(', ')} bytes)` : ''}${ended ? ' + the empty record' : ', never ended'}`;
 
 function paddingText(o: Observed): string {
+  if (o.records <= 1) return 'no record after BEGIN_REQUEST read';
   if (o.paddingNone) return 'none';
   return o.paddingCanonical ? 'to 8-byte boundaries' : 'other than to 8-byte boundaries';
 }
@@ -99,7 +102,7 @@ export interface ListenSummary {
 }
 
 export function summarize(all: Observed[]): ListenSummary {
-  const counts = all.map((o) => o.paramsRecords.length);
+  const counts = all.filter((o) => o.paramsEnded).map((o) => o.paramsRecords.length);
   const findings: Record<string, number> = {};
   for (const o of all) for (const f of o.findings) findings[f.code] = (findings[f.code] ?? 0) + 1;
   return {
@@ -109,11 +112,11 @@ export function summarize(all: Observed[]): ListenSummary {
     keepConn: all.filter((o) => o.keepConn).length,
     maxConcurrent: Math.max(0, ...all.map((o) => o.concurrent)),
     maxRequestsPerConnection: Math.max(0, ...all.map((o) => o.nth)),
-    paramsRecords: { min: Math.min(...counts), max: Math.max(...counts) },
+    paramsRecords: { min: counts.length ? Math.min(...counts) : 0, max: Math.max(0, ...counts) },
     pairSplits: all.filter((o) => o.pairSplit).length,
     nonMinimalLengths: sum(all.map((o) => lengthEncodings(o)?.nonMinimal ?? 0)),
     unendedStreams: all.filter((o) => !o.aborted && !o.error && (!o.paramsEnded || !o.stdinEnded)).length,
-    padding: [...new Set(all.map(paddingText))],
+    padding: [...new Set(all.filter((o) => o.records > 1).map(paddingText))],
     aborts: { abortRequest: all.filter((o) => o.aborted === 'ABORT_REQUEST').length, closed: all.filter((o) => o.aborted === 'closed').length },
     reactions: all.flatMap((o) => (o.reaction ? [o.reaction] : [])),
     findings,

@@ -48,6 +48,8 @@ class ListenConnection {
   private readonly analyzer: ConversationAnalyzer;
   private readonly open = new Map<number, Serving>();
   private begun = 0;
+  /** Findings waiting for their request to begin (see finding()). */
+  private pending: Finding[] = [];
   private broken = false;
   private closed = false;
 
@@ -85,17 +87,24 @@ class ListenConnection {
       if (!(e instanceof FastCGIProtocolError)) throw e;
       this.broken = true;
       for (const s of this.open.values()) {
-        s.o.error = `${e.code}: ${e.message}`;
+        s.o.findings.push(...this.pending);
+        s.o.error = e.message;
         this.respond(s);
       }
       this.socket.end();
     }
   }
 
+  /**
+   * A finding of the analyzer, which reads each chunk before the Decoder that drives the answers: one
+   * about a request that has not begun there yet waits for its begin(); one about no request in
+   * particular goes to every open request (or the next one to begin).
+   */
   private finding(f: Finding): void {
     const s = f.requestId !== undefined ? this.open.get(f.requestId) : undefined;
     if (s) s.o.findings.push(f);
-    else for (const other of this.open.values()) other.o.findings.push(f);
+    else if (f.requestId === undefined && this.open.size > 0) for (const other of this.open.values()) other.o.findings.push(f);
+    else this.pending.push(f);
   }
 
   private write(parts: Uint8Array[]): void {
@@ -110,8 +119,9 @@ class ListenConnection {
     const o: Observed = {
       connection: this.number, nth: ++this.begun, requestId, role, flags, keepConn: (flags & Flags.KEEP_CONN) !== 0, concurrent: this.open.size + 1,
       paramsRecords: [], paramsEnded: false, pairSplit: false, pairs: [], stdinRecords: [], stdinEnded: false, dataRecords: [], dataEnded: false,
-      paddingCanonical: true, paddingNone: true, aborted: null, findings: [],
+      records: 1, paddingCanonical: true, paddingNone: true, aborted: null, findings: this.pending.filter((f) => f.requestId === undefined || f.requestId === requestId),
     };
+    this.pending = this.pending.filter((f) => !o.findings.includes(f));
     this.open.set(requestId, { o, answered: false });
   }
 
@@ -126,6 +136,7 @@ class ListenConnection {
     const s = this.open.get(requestId);
     if (!s) return; // an inactive id: ignored (spec 3.3); the analyzer reports it
     const o = s.o;
+    o.records++;
     if (padding !== 0) o.paddingNone = false;
     if (padding !== ((8 - (length & 7)) & 7)) o.paddingCanonical = false;
     if (type === RecordType.PARAMS) {

@@ -85,7 +85,7 @@ export interface Fate {
  */
 export function fate(w: Wire, how: Waited, id: number, ctx: ProbeContext, opts: { nth?: number; sameStatus?: boolean } = {}): Fate {
   const r = w.reply;
-  if (r.error) return { did: 'answered differently', broken: true, detail: `its reply broke the protocol: ${r.error.code}: ${r.error.message}` };
+  if (r.error) return { did: 'answered differently', broken: true, detail: `its reply broke the protocol: ${r.error.message}` };
   const end = w.endsOf(id)[opts.nth ?? 0];
   if (!end) {
     const which = opts.nth ? `second END_REQUEST for request ${id}` : `END_REQUEST for request ${id}`;

@@ -14,7 +14,7 @@ const UNKNOWN_TYPE = 12;
 /** No answer to a management record: silence until the deadline, a closed connection, or a broken reply. */
 function silence(w: Wire, how: Waited, ctx: ProbeContext, asked: string): Judged {
   const r = w.reply;
-  if (r.error) return { did: 'answered differently', verdict: 'violation', detail: `its reply broke the protocol: ${r.error.code}: ${r.error.message}` };
+  if (r.error) return { did: 'answered differently', verdict: 'violation', detail: `its reply broke the protocol: ${r.error.message}` };
   if (how === 'timeout') return { did: 'hung', verdict: 'divergence', detail: `no answer to ${asked} within ${ctx.timeout} ms` };
   return { did: 'closed', verdict: 'divergence', detail: `${r.closed === 'reset' ? 'reset' : 'closed'} the connection without answering ${asked}` };
 }
