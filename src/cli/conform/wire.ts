@@ -64,7 +64,7 @@ export class ConnectFailure extends Error {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Wire {
   readonly reply: Reply = { records: [], ends: [], values: null, unknownTypes: [], error: null, closed: null, head: [], bytes: 0 };
