@@ -1,6 +1,10 @@
 // Running `fcgi conform ADDR --json` from the tests, and checking its table against what a peer is
 // known to do: every probe passes except the ones listed, each with the outcome and verdict given.
+// With FCGI_CONFORM_SAVE=DIR, each peer's report is also written to DIR/NAME.json, from which
+// scripts/conform-readme.sh makes the README's tables.
 
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { ConformReport } from '../../src/cli/conform/run.js';
 import { fcgi } from './run-cli.js';
@@ -12,9 +16,10 @@ export interface Conformed {
   ms: number;
 }
 
-export async function conformJson(address: string, args: string[] = [], timeout = 90_000): Promise<Conformed> {
-  const ran = await fcgi(['conform', address, '--json', ...args], { timeout });
+export async function conformJson(address: string, args: string[] = [], saveAs?: string): Promise<Conformed> {
+  const ran = await fcgi(['conform', address, '--json', ...args], { timeout: 90_000 });
   if (!ran.out.startsWith('{')) throw new Error(`fcgi conform printed no report (exit ${ran.code}): ${ran.err}`);
+  saveReport(saveAs, ran.out);
   return { report: JSON.parse(ran.out) as ConformReport, code: ran.code, ms: ran.ms };
 }
 
@@ -28,3 +33,9 @@ export function expectTable(report: ConformReport, departures: Departures): void
 }
 
 export const result = (report: ConformReport, id: string) => report.results.find((r) => r.id === id)!;
+
+/** Writes `json` to $FCGI_CONFORM_SAVE/NAME.json when that variable is set. */
+export function saveReport(name: string | undefined, json: string): void {
+  const dir = process.env.FCGI_CONFORM_SAVE;
+  if (dir && name) writeFileSync(join(dir, `${name}.json`), json);
+}

@@ -10,6 +10,7 @@ import type { Observed, ListenSummary } from '../../src/cli/conform/listen-repor
 import { startNginx, type Nginx } from '../peers/nginx.js';
 import { freePort, waitForPort } from '../peers/ports.js';
 import { CLI } from './run-cli.js';
+import { saveReport } from './conform-helpers.js';
 
 const LONG_NAME = 'N'.repeat(130);
 const REQUESTS = 7;
@@ -76,6 +77,7 @@ describe('fcgi conform --listen behind nginx', () => {
     expect(byPath('/plain?fcgi-conform=slow').aborted).toBe('closed');
 
     const summary = parsed.at(-1)!.summary!;
+    saveReport('nginx', JSON.stringify(summary));
     expect(summary).toMatchObject({ requests: REQUESTS, requestIds: [1], maxConcurrent: 1, pairSplits: 0, nonMinimalLengths: 0, unendedStreams: 0 });
     expect(summary.paramsRecords).toEqual({ min: 1, max: 1 });
     expect(summary.aborts).toEqual({ abortRequest: 0, closed: 1 });

@@ -38,7 +38,7 @@ afterAll(async () => {
 
 describe('fcgi conform against the peers', () => {
   it('php-fpm: the split pair reset, no terminators, old bytes in END_REQUEST, FCGI_MPXS_CONNS=0 alone', async () => {
-    const { report, code, ms } = await conformJson(php.address, ['--root', PHP_ROOT]);
+    const { report, code, ms } = await conformJson(php.address, ['--root', PHP_ROOT], 'php-fpm');
     expectTable(report, {
       terminators: ['answered differently', 'divergence'],
       'end-reserved': ['answered differently', 'divergence'],
@@ -55,7 +55,7 @@ describe('fcgi conform against the peers', () => {
   });
 
   it("fcgi2's C app: the pipelined request lost, multiplexing refused, GET_VALUES answered only when padded", async () => {
-    const { report, code, ms } = await conformJson(c.address);
+    const { report, code, ms } = await conformJson(c.address, [], 'fcgi2');
     expectTable(report, LIBFCGI);
     expect(result(report, 'pipelined').detail).toMatch(/no second END_REQUEST/);
     expect(result(report, 'multiplex').detail).toMatch(/CANT_MPX_CONN/);
@@ -65,13 +65,13 @@ describe('fcgi conform against the peers', () => {
   });
 
   it("Perl's FCGI module does what fcgi2 does (it embeds fcgi2's library)", async () => {
-    const { report, ms } = await conformJson(perl.address);
+    const { report, ms } = await conformJson(perl.address, [], 'perl');
     expectTable(report, LIBFCGI);
     expect(ms).toBeLessThan(60_000);
   });
 
   it("Go's net/http/fcgi: multiplexes, answers UNKNOWN_ROLE, refuses Authorizer and Filter, ignores an unknown management type", async () => {
-    const { report, code, ms } = await conformJson(go.address);
+    const { report, code, ms } = await conformJson(go.address, [], 'go');
     expectTable(report, {
       authorizer: ['refused', 'information'],
       filter: ['refused', 'information'],

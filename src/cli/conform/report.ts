@@ -1,5 +1,5 @@
-// The conformance report as text (a table whose cells wrap, then what each departure from the spec
-// means for a client), as Markdown (the README's tables), and the bytes the app sent, for --verbose.
+// The conformance report as text: a table whose cells wrap, then what each departure from the spec
+// means for a client, and with --verbose the bytes the app sent.
 
 import type { Style } from '../style.js';
 import type { ConformReport, ProbeResult } from './run.js';
@@ -71,13 +71,4 @@ export function textReport(report: ConformReport, s: Style, verbose: boolean): s
   const c = report.counts;
   out.push('', `${c.pass} pass, ${c.information} information, ${c.divergence} divergence${c.divergence === 1 ? '' : 's'}, ${c.violation} violation${c.violation === 1 ? '' : 's'}`);
   return out.join('\n');
-}
-
-const cell = (text: string): string => text.replace(/\|/g, '\\|');
-
-/** The report as a Markdown table (probe, spec, what it says, what the app did, verdict). */
-export function markdownTable(report: ConformReport): string {
-  const lines = ['| probe | spec | the spec says | the app did | verdict |', '| --- | --- | --- | --- | --- |'];
-  for (const r of report.results) lines.push(`| \`${r.id}\` | ${cell(r.spec)} | ${cell(r.says)} | ${cell(didText(r))} | ${r.verdict === 'pass' ? 'pass' : `**${r.verdict}**`} |`);
-  return lines.join('\n');
 }
