@@ -62,14 +62,14 @@ describe('fcgi conform --listen behind nginx', () => {
     const byPath = (path: string) => requests.find((r) => r.pairs.some(([n, v]) => n === 'REQUEST_URI' && v === path))!;
 
     const first = byPath('/plain?x=1');
-    expect([first.requestId, first.paramsRecords.length, first.pairSplit, first.keepConn, first.concurrent, first.paramsEnded, first.stdinEnded]).toEqual([1, 1, false, false, 1, true, true]);
+    expect([first.requestId, first.params.records, first.pairSplit, first.keepConn, first.concurrent, first.params.ended, first.stdin.ended]).toEqual([1, 1, false, false, 1, true, true]);
     expect(first.findings).toEqual([]);
 
     const flagged = requests.find((r) => r.error !== undefined)!;
     expect(flagged.findings.map((f) => f.code)).toEqual(['ONE_BYTE_LONG_LENGTH']);
 
     const [upload, again] = requests.filter((r) => r.pairs.some(([n, v]) => n === 'REQUEST_URI' && v === '/kept')) as [Observed, Observed];
-    expect(upload.stdinRecords).toEqual([32768, 32768, 32768, 1696]);
+    expect(upload.stdin).toEqual({ records: 4, bytes: 100_000, lengths: [32768, 32768, 32768, 1696], ended: true });
     expect([upload.keepConn, again.keepConn, again.connection, again.nth]).toEqual([true, true, upload.connection, 2]);
 
     expect(byPath('/plain?fcgi-conform=unknown-type').reaction).toMatch(/FCGI_UNKNOWN_TYPE: the web server closed the connection/);

@@ -2,43 +2,21 @@
 // net/http/fcgi (Debian golang-go; compiled once per test process into a temp dir). Each listens on a
 // free 127.0.0.1 port and is stopped by its pid.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitForPort } from './ports.js';
+import { startAppProcess, type AppProcess } from './app-process.js';
+
+export type { AppProcess };
 
 const PERL_APP = fileURLToPath(new URL('../fixtures/manager/app.pl', import.meta.url));
 const GO_SOURCE = fileURLToPath(new URL('../fixtures/go/app.go', import.meta.url));
 
-export interface AppProcess {
-  /** "127.0.0.1:PORT" */
-  address: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-/** Starts `command args... ADDRESS` and waits until it listens on ADDRESS. */
-async function startListening(name: string, command: string, args: string[]): Promise<AppProcess> {
-  const port = await freePort();
-  const address = `127.0.0.1:${port}`;
-  const child = spawn(command, [...args, address], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitForPort(port, child, name);
-  return {
-    address,
-    pid: child.pid!,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
 /** test/fixtures/manager/app.pl on FCGI.pm, listening on its own socket. */
 export function startPerlApp(): Promise<AppProcess> {
-  return startListening('the Perl FCGI app', 'perl', [PERL_APP]);
+  return startAppProcess('the Perl FCGI app', 'perl', [PERL_APP]);
 }
 
 let goBinary: string | undefined;
@@ -55,5 +33,5 @@ export function goAppBinary(): string {
 }
 
 export function startGoApp(): Promise<AppProcess> {
-  return startListening('the Go net/http/fcgi app', goAppBinary(), []);
+  return startAppProcess('the Go net/http/fcgi app', goAppBinary(), []);
 }

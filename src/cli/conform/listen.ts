@@ -11,9 +11,9 @@ import { Encoder } from '../../codec/encoder.js';
 import { FastCGIProtocolError } from '../../codec/errors.js';
 import { Flags, RecordType, Role, Values } from '../../codec/constants.js';
 import { ConversationAnalyzer } from '../../inspect/conversation.js';
-import type { Finding } from '../../inspect/types.js';
+import type { Conversation, Finding } from '../../inspect/types.js';
 import { UsageError } from '../args.js';
-import { observedText, summarize, summaryText, type Observed } from './listen-report.js';
+import { ListenTally, newStream, observedText, streamRecord, summaryText, type Observed } from './listen-report.js';
 
 /** How long an answer waits after an unsolicited management record, for the web server to react. */
 const REACTION_WAIT = 200;
@@ -21,6 +21,12 @@ const REACTION_WAIT = 200;
 const SLOW_MS = 10_000;
 /** An unknown management record type the app names in its unsolicited FCGI_UNKNOWN_TYPE. */
 const NAMED_TYPE = 12;
+/** Findings kept per request (a web server sending stray records would make one per record). */
+const FINDINGS_KEPT = 64;
+
+const keep = (list: Finding[], f: Finding): void => {
+  if (list.length < FINDINGS_KEPT) list.push(f);
+};
 
 export interface ListenOptions {
   /** Exit after this many requests (0: run until a signal). */
@@ -55,7 +61,13 @@ class ListenConnection {
 
   constructor(private readonly socket: Socket, private readonly number: number, private readonly sink: Sink) {
     const conversation = { id: number, exchanges: [], records: [], management: [], bytesToApp: 0, bytesFromApp: 0, closed: false };
-    this.analyzer = new ConversationAnalyzer(conversation, { previewBytes: 0, keepRecords: false, finding: (f) => this.finding(f), exchange: () => {}, counted: () => {} });
+    // the analyzer lists what it saw in the conversation, for a capture's report; a kept connection
+    // may carry requests without end, so each list is let go once a request is complete
+    const forget = (c: Conversation): void => {
+      c.exchanges.length = 0;
+      c.management.length = 0;
+    };
+    this.analyzer = new ConversationAnalyzer(conversation, { previewBytes: 0, keepRecords: false, finding: (f) => this.finding(f), exchange: forget, counted: () => {} });
     this.decoder = new Decoder({
       begin: (id, role, flags) => this.begin(id, role, flags),
       record: (type, id, content, padding) => this.record(type, id, content.length, padding),
@@ -102,9 +114,9 @@ class ListenConnection {
    */
   private finding(f: Finding): void {
     const s = f.requestId !== undefined ? this.open.get(f.requestId) : undefined;
-    if (s) s.o.findings.push(f);
-    else if (f.requestId === undefined && this.open.size > 0) for (const other of this.open.values()) other.o.findings.push(f);
-    else this.pending.push(f);
+    if (s) keep(s.o.findings, f);
+    else if (f.requestId === undefined && this.open.size > 0) for (const other of this.open.values()) keep(other.o.findings, f);
+    else keep(this.pending, f);
   }
 
   private write(parts: Uint8Array[]): void {
@@ -118,7 +130,7 @@ class ListenConnection {
   private begin(requestId: number, role: number, flags: number): void {
     const o: Observed = {
       connection: this.number, nth: ++this.begun, requestId, role, flags, keepConn: (flags & Flags.KEEP_CONN) !== 0, concurrent: this.open.size + 1,
-      paramsRecords: [], paramsEnded: false, pairSplit: false, pairs: [], stdinRecords: [], stdinEnded: false, dataRecords: [], dataEnded: false,
+      params: newStream(), pairSplit: false, pairs: [], stdin: newStream(), data: newStream(),
       records: 1, paddingCanonical: true, paddingNone: true, aborted: null, findings: this.pending.filter((f) => f.requestId === undefined || f.requestId === requestId),
     };
     this.pending = this.pending.filter((f) => !o.findings.includes(f));
@@ -139,17 +151,13 @@ class ListenConnection {
     o.records++;
     if (padding !== 0) o.paddingNone = false;
     if (padding !== ((8 - (length & 7)) & 7)) o.paddingCanonical = false;
-    if (type === RecordType.PARAMS) {
-      if (length > 0) o.paramsRecords.push(length);
-      else o.paramsEnded = true;
-    } else if (type === RecordType.STDIN) {
-      if (length > 0) o.stdinRecords.push(length);
-      else o.stdinEnded = true;
+    if (type === RecordType.PARAMS) streamRecord(o.params, length);
+    else if (type === RecordType.STDIN) {
+      streamRecord(o.stdin, length);
       if (length === 0 && o.role !== Role.FILTER) this.answer(s);
     } else if (type === RecordType.DATA) {
-      if (length > 0) o.dataRecords.push(length);
-      else o.dataEnded = true;
-      if (length === 0 && o.stdinEnded) this.answer(s);
+      streamRecord(o.data, length);
+      if (length === 0 && o.stdin.ended) this.answer(s);
     } else if (type === RecordType.ABORT_REQUEST) {
       o.aborted = 'ABORT_REQUEST';
       clearTimeout(s.timer);
@@ -216,23 +224,23 @@ function listenTarget(address: string): { port: number; host: string } | { path:
 
 export function listen(address: string, options: ListenOptions): Promise<number> {
   const target = listenTarget(address);
-  const seen: Observed[] = [];
+  const tally = new ListenTally();
   let connections = 0;
   return new Promise((resolve, reject) => {
     const stop = (): void => {
       server.close();
       for (const socket of sockets) socket.destroy();
       if ('path' in target) rmSync(target.path, { force: true });
-      const summary = summarize(seen);
+      const summary = tally.summary();
       console.log(options.json ? JSON.stringify({ summary }) : `\n${summaryText(address, summary)}`);
       process.off('SIGINT', stop).off('SIGTERM', stop);
       resolve(0);
     };
     const sink: Sink = {
       done(o) {
-        seen.push(o);
+        tally.add(o);
         console.log(options.json ? JSON.stringify({ request: o }) : `${observedText(o, false)}\n`);
-        if (options.requests > 0 && seen.length >= options.requests) setImmediate(stop);
+        if (options.requests > 0 && tally.requests === options.requests) setImmediate(stop);
       },
       note(text) {
         console.log(options.json ? JSON.stringify({ note: text }) : text);

@@ -9,12 +9,8 @@ import type { Judged, Probe, ProbeContext, Verdict } from './probe.js';
 import type { Params } from './requests.js';
 import { ConnectFailure, Wire } from './wire.js';
 
-export interface ProbeResult extends Judged {
-  id: string;
-  spec: string;
-  vectors: string[];
-  sends: string;
-  says: string;
+/** A probe's description and what it found; `meaning` is the one for this outcome. */
+export interface ProbeResult extends Omit<Probe, 'run'>, Judged {
   meaning: string;
   ms: number;
   /** What the app sent on each of the probe's connections: byte count and the first bytes, hex. */

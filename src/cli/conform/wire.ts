@@ -14,6 +14,11 @@ import { CgiResponseParser } from '../../protocol/cgi-response.js';
 
 /** Bytes of the app's reply kept for --verbose; the rest is counted, not kept. */
 const KEEP_BYTES = 16 * 1024;
+/**
+ * Records, END_REQUESTs, values and UNKNOWN_TYPEs kept per connection: far more than any probe
+ * waits for, and a bound on what an app streaming tiny records for the whole timeout makes us hold.
+ */
+const KEEP_FACTS = 1024;
 
 /** One FCGI_END_REQUEST and the state of its request's streams when it came. */
 export interface EndSeen {
@@ -33,7 +38,7 @@ export interface EndSeen {
 
 /** What the app sent on one connection. */
 export interface Reply {
-  /** Every record: type, request id, content and padding lengths. */
+  /** The records (the first KEEP_FACTS): type, request id, content and padding lengths. */
   records: { type: number; requestId: number; contentLength: number; paddingLength: number }[];
   ends: EndSeen[];
   /** The pairs of FCGI_GET_VALUES_RESULT, if one came. */
@@ -63,6 +68,10 @@ export class ConnectFailure extends Error {
     super(message);
   }
 }
+
+const keep = <T>(list: T[], item: T): void => {
+  if (list.length < KEEP_FACTS) list.push(item);
+};
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -106,10 +115,10 @@ export class Wire {
     this.decoder = new Decoder({
       record: (type, requestId, content, paddingLength) => this.record(type, requestId, content, paddingLength),
       pairs: (type, _id, pairs) => {
-        if (type === RecordType.GET_VALUES_RESULT) this.reply.values = [...(this.reply.values ?? []), ...pairs.toArray()];
+        if (type === RecordType.GET_VALUES_RESULT) this.reply.values = [...(this.reply.values ?? []), ...pairs.toArray()].slice(0, KEEP_FACTS);
       },
       end: (requestId, appStatus, protocolStatus) => this.end(requestId, appStatus, protocolStatus),
-      unknownType: (type) => this.reply.unknownTypes.push(type),
+      unknownType: (type) => keep(this.reply.unknownTypes, type),
     });
     socket.on('data', (chunk: Uint8Array) => this.receive(chunk));
     socket.on('error', () => (this.reply.closed = 'reset'));
@@ -199,7 +208,7 @@ export class Wire {
   }
 
   private record(type: number, requestId: number, content: Uint8Array, paddingLength: number): void {
-    this.reply.records.push({ type, requestId, contentLength: content.length, paddingLength });
+    keep(this.reply.records, { type, requestId, contentLength: content.length, paddingLength });
     if (type === RecordType.STDOUT) {
       const s = this.streamsOf(requestId);
       if (content.length === 0) s.stdoutEnded = true;
@@ -226,7 +235,7 @@ export class Wire {
     // the Encoder writes the body a spec-following app writes; the same bytes mean reserved bytes are zero
     const canonical = this.encoder.endRequest(requestId, appStatus, protocolStatus).subarray(8);
     const body = this.lastEndBody;
-    this.reply.ends.push({
+    keep(this.reply.ends, {
       requestId, appStatus, protocolStatus,
       canonical: body !== null && body.every((b, i) => b === canonical[i]),
       ...(s.status !== undefined ? { status: s.status } : {}),
