@@ -3,7 +3,10 @@
 // an unknown record type (crashed, the rest not run), and none at all (cannot connect). The catalogue
 // cites vectors that exist and spec sections of FastCGI 1.0.
 
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as netServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type FcgiServer } from '../../src/server/index.js';
 import { CATALOGUE } from '../../src/cli/conform/catalogue.js';
@@ -51,10 +54,24 @@ describe('fcgi conform', () => {
     expect(result(report, 'get-values').detail).toMatch(/FCGI_MAX_CONNS=\d+ FCGI_MAX_REQS=\d+ FCGI_MPXS_CONNS=1/);
   });
 
+  it('probes an app on a Unix socket', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'fcgi-wasm-conform-')), 'app.sock');
+    const onSocket = createServer({ handleSignals: false, log: () => {} }, (_req, res) => res.end('hello\n'));
+    await new Promise((r) => onSocket.listen(path, () => r(null)));
+    try {
+      const { report, code } = await conformJson(path, ['--only', 'responder,split-pair,multiplex,keep-conn']);
+      expectTable(report, {});
+      expect(code).toBe(0);
+    } finally {
+      await new Promise((r) => onSocket.close(r));
+      rmSync(dirname(path), { recursive: true, force: true });
+    }
+  });
+
   it('an app that reads and never answers: every probe fails within its timeout, and the run is bounded', async () => {
     const { address, server } = await rawServer((socket) => socket.on('data', () => {}));
     try {
-      const timeout = 300;
+      const timeout = 200;
       const { report, code, ms } = await conformJson(address, ['--timeout', String(timeout)]);
       expect(report.results.length).toBe(CATALOGUE.length);
       for (const r of report.results) {

@@ -121,7 +121,11 @@ export class Wire {
       unknownType: (type) => keep(this.reply.unknownTypes, type),
     });
     socket.on('data', (chunk: Uint8Array) => this.receive(chunk));
-    socket.on('error', () => (this.reply.closed = 'reset'));
+    // a reset is worth telling apart (php-fpm resets what it rejects); an error writing to a closed connection is not one
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNRESET') this.reply.closed = 'reset';
+      else this.reply.closed ??= 'closed';
+    });
     socket.on('end', () => (this.reply.closed ??= 'closed'));
     socket.on('close', () => {
       this.reply.closed ??= 'closed';
