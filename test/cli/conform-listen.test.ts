@@ -3,13 +3,18 @@
 // (vector X02), KEEP_CONN only with fastcgi_keep_conn, the 130-byte param name written with a one-byte
 // length flagged (N09), an aborted browser request closing the connection (no ABORT_REQUEST), and an
 // unsolicited FCGI_UNKNOWN_TYPE or FCGI_GET_VALUES_RESULT answered by closing the connection (a 502).
+// And behind `fcgi conform` itself, whose probes send what nginx never does: a split pair, four-byte
+// lengths, two requests at once, ABORT_REQUEST.
 
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Observed, ListenSummary } from '../../src/cli/conform/listen-report.js';
 import { startNginx, type Nginx } from '../peers/nginx.js';
 import { freePort, waitForPort } from '../peers/ports.js';
-import { CLI } from './run-cli.js';
+import { CLI, fcgi } from './run-cli.js';
 import { saveReport } from './conform-helpers.js';
 
 const LONG_NAME = 'N'.repeat(130);
@@ -82,5 +87,29 @@ describe('fcgi conform --listen behind nginx', () => {
     expect(summary.paramsRecords).toEqual({ min: 1, max: 1 });
     expect(summary.aborts).toEqual({ abortRequest: 0, closed: 1 });
     expect(summary.findings).toEqual({ ONE_BYTE_LONG_LENGTH: 1 });
+  });
+});
+
+describe('fcgi conform --listen against fcgi conform', () => {
+  it('sees the framings the probes send: a split pair, four-byte lengths, two requests at once, an abort', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'fcgi-wasm-listen-')), 'app.sock');
+    const child = spawn(process.execPath, [CLI, 'conform', '--listen', path, '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    const closed = new Promise((resolve) => child.once('close', resolve));
+    try {
+      await waitForPort(path, child, 'fcgi conform --listen');
+      const probed = await fcgi(['conform', path, '--only', 'four-byte-lengths,split-pair,multiplex,abort']);
+      expect(probed.code).toBe(0); // the listening tool is a conforming app
+      child.kill('SIGTERM'); // it prints the summary and exits
+      await closed;
+      const summary = (JSON.parse(Buffer.concat(out).toString('utf8').trim().split('\n').at(-1)!) as { summary: ListenSummary }).summary;
+      const params = Object.keys(JSON.parse((await fcgi(['request', '--dry-run', '--json', '/'])).out) as object).length;
+      expect(summary).toMatchObject({ requests: 5, pairSplits: 1, maxConcurrent: 2, nonMinimalLengths: 2 * params, aborts: { abortRequest: 1, closed: 0 } });
+      expect(summary.findings).toEqual({ PAIR_SPLIT: 2 });
+    } finally {
+      child.kill();
+      rmSync(dirname(path), { recursive: true, force: true });
+    }
   });
 });

@@ -110,9 +110,11 @@ class ListenConnection {
   /**
    * A finding of the analyzer, which reads each chunk before the Decoder that drives the answers: one
    * about a request that has not begun there yet waits for its begin(); one about no request in
-   * particular goes to every open request (or the next one to begin).
+   * particular goes to every open request (or the next one to begin). The analyzer reads our answers
+   * too (to pair requests with their ends); what it finds in those is not the web server's doing.
    */
   private finding(f: Finding): void {
+    if (f.direction === 'from-app') return; // about our own answers, not the web server
     const s = f.requestId !== undefined ? this.open.get(f.requestId) : undefined;
     if (s) keep(s.o.findings, f);
     else if (f.requestId === undefined && this.open.size > 0) for (const other of this.open.values()) keep(other.o.findings, f);
