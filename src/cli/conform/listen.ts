@@ -114,7 +114,7 @@ class ListenConnection {
    * too (to pair requests with their ends); what it finds in those is not the web server's doing.
    */
   private finding(f: Finding): void {
-    if (f.direction === 'from-app') return; // about our own answers, not the web server
+    if (f.direction === 'from-app') return;
     const s = f.requestId !== undefined ? this.open.get(f.requestId) : undefined;
     if (s) keep(s.o.findings, f);
     else if (f.requestId === undefined && this.open.size > 0) for (const other of this.open.values()) keep(other.o.findings, f);
