@@ -34,10 +34,17 @@ export interface ConformOptions {
   onResult?(result: ProbeResult): void;
 }
 
+/**
+ * How long the check after a probe waits for its connection. A refusal (nothing listens: a crash) comes
+ * at once on loopback and on a Unix socket; a connection that takes longer is an app still there but
+ * slow, and the short wait keeps a run of a stuck app within the catalogue's size times the timeout.
+ */
+const LIVENESS_WAIT = 250;
+
 /** Whether the app accepts a connection; false only when it refuses (a crash), not when it is slow. */
 async function stillThere(address: string, timeout: number): Promise<boolean> {
   try {
-    (await Wire.open(address, performance.now() + timeout)).close();
+    (await Wire.open(address, performance.now() + Math.min(timeout, LIVENESS_WAIT))).close();
     return true;
   } catch (e) {
     if (e instanceof ConnectFailure) return !e.refused;
