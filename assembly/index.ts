@@ -5,7 +5,7 @@ import { eventCount } from './events';
 import { STREAM_CUT } from './encoder';
 
 export { decode, skipContent, finish, pairs, pairsEnd } from './decoder';
-export { recordHeader, frameStream, beginBody, endBody, unknownTypeBody, packPairs, pairsBody } from './encoder';
+export { recordHeader, paddedHeader, frameStream, beginBody, endBody, unknownTypeBody, packPairs, pairsBody } from './encoder';
 
 export function init(): void { layout(); }
 /** Grows memory so that addresses below `end` exist; false if the engine refused. */

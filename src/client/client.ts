@@ -17,7 +17,11 @@ import { STDERR_KEPT, StreamedReply } from './streamed-reply.js';
 export type Body = Uint8Array | string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
 export interface ClientOptions extends PoolOptions {
-  /** Time limits in ms (0 = none): until the first reply byte, between reply bytes, for the whole request. */
+  /**
+   * Time limits in ms (0 = none): until the first reply byte (counted once the request, its body
+   * included, is sent), between reply bytes, for the whole request. firstByte and idle default to
+   * nginx's fastcgi_read_timeout, 60 s; total to none. Each one given replaces only its own default.
+   */
   timeouts?: { firstByte?: number; idle?: number; total?: number };
   /** Most stdout bytes call() collects (REPLY_TOO_LARGE beyond; request() and fetch() stream instead). Default 64 MiB. */
   maxCollectedReply?: number;
@@ -67,18 +71,25 @@ export interface FetchOptions extends CgiParamsOptions {
   maxBufferedBody?: number;
 }
 
-/** What a Client emits: 'stderr' for every FCGI_STDERR chunk of every request, whatever API sent it. */
+/**
+ * What a Client emits: 'stderr' for every FCGI_STDERR chunk of every request, whatever API sent it. The
+ * chunk is a view of the bytes received: it stays valid, but shares its buffer with the rest of what
+ * arrived with it, so copy (slice) a piece you keep for long.
+ */
 export interface ClientEvents {
   stderr: [chunk: Uint8Array, params: Pairs];
 }
 
 export class Client extends EventEmitter<ClientEvents> {
   readonly options: ClientOptions;
+  /** options.timeouts over the defaults. */
+  private readonly timeouts: Timeouts;
   private readonly pool: Pool;
 
   constructor(options: ClientOptions) {
     super();
     this.options = options;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.pool = new Pool(options);
   }
 
@@ -130,7 +141,7 @@ export class Client extends EventEmitter<ClientEvents> {
     let conn = this.pool.idle();
     let waited = 0;
     if (conn === null) {
-      const total = this.options.timeouts?.total;
+      const total = this.timeouts.total;
       const since = Date.now();
       const wait = { signal, within: total, timeout: () => new FastCGIError('TIMEOUT_TOTAL', `the FastCGI request took longer than ${total} ms (waiting for a connection)`) };
       conn = await this.pool.acquire(wait);
@@ -178,7 +189,7 @@ export class Client extends EventEmitter<ClientEvents> {
             stderr: (c) => {
               const room = STDERR_KEPT - errBytes;
               errBytes += c.length;
-              if (room > 0) err.push(room >= c.length ? c : c.subarray(0, room));
+              if (room > 0) err.push(c.slice(0, room)); // its own bytes: a view would hold the whole chunk it came in
             },
             end: (appStatus) => resolve({ stdout: concatAll(out), stderr: concatAll(err), stderrDropped: Math.max(0, errBytes - STDERR_KEPT), appStatus }),
             fail: reject,
@@ -314,7 +325,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Starts a request on `conn`; its reply goes to `sink`. */
   private start(conn: PooledConnection, options: RequestOptions, retry: Retry, sink: ReplySink, waited: number): RequestRun {
-    const run = new RequestRun(conn, options, this.options.timeouts ?? NO_TIMEOUTS, retry, sink, this);
+    const run = new RequestRun(conn, options, this.timeouts, retry, sink, this);
     // BEGIN, PARAMS and a body already in hand (with its STDIN end) leave in one write, as nginx does:
     // fcgi2 answers a GET before reading STDIN, and a STDIN end arriving after its answer is read as a
     // stray record that makes it drop the kept connection. A streamed body (or a filter's DATA) follows.
@@ -366,7 +377,9 @@ function concatAll(parts: Uint8Array[]): Uint8Array {
 }
 
 const utf8 = new TextEncoder();
-const NO_TIMEOUTS = {};
+type Timeouts = NonNullable<ClientOptions['timeouts']>;
+/** nginx's fastcgi_read_timeout: 60 s to the first reply byte and between reply bytes. */
+const DEFAULT_TIMEOUTS: Timeouts = { firstByte: 60_000, idle: 60_000 };
 const EMPTY = new Uint8Array(0);
 
 /** Whether a body is all in hand (none, a string or bytes): it can be sent again. */

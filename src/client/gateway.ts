@@ -16,7 +16,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { Client, type Body, type ClientOptions, type ReplyFlow, type ReplySink } from './client.js';
 import { cgiParams, safePath, type UrlParts } from './cgi-params.js';
-import { DocumentRoot, serveFile, type DocumentRootOptions } from './document-root.js';
+import { DocumentRoot, type DocumentRootOptions } from './document-root.js';
+import { serveFile } from './static-files.js';
 import { readBody, tooLarge } from './request-body.js';
 import { reachable } from './connect.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
@@ -36,17 +37,15 @@ export interface GatewayOptions {
   frontController?: string;
   /** Serve non-script files from the document root (default true). */
   staticFiles?: boolean;
+  /** URL prefixes served from other directories, as nginx's `alias`: { '/wp-content': '/var/lib/wordpress/wp-content' }. */
+  aliases?: Record<string, string>;
   /** Dot files and directories: 'deny' (default: 403, but /.well-known/) or 'allow'. */
   dotfiles?: DocumentRootOptions['dotfiles'];
   /** Symbolic links: 'inside' (default: followed only to a target inside the root, else 403) or 'follow'. */
   symlinks?: DocumentRootOptions['symlinks'];
   /** Send every request to the backend (an application server rather than a PHP docroot). */
   passAll?: boolean;
-  /**
-   * Options for each backend's Client (pool size, timeouts...). Timeouts default to nginx's: 60 s for
-   * the first byte of the reply (counted once the request is sent) and 60 s between reply bytes; the
-   * ones given here replace only those they name.
-   */
+  /** Options for each backend's Client (pool size, timeouts: nginx's 60 s by default, each one given replacing only its own). */
   client?: Omit<ClientOptions, 'address'>;
   /**
    * How often a backend marked down (it refused or timed out a connection) is checked, ms: a connection
@@ -105,7 +104,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   const log = options.log ?? ((m) => console.error(m));
   const backends: Backend[] = (Array.isArray(options.backends) ? options.backends : [options.backends]).map((address) => ({
     address,
-    client: new Client({ ...options.client, address, timeouts: { ...DEFAULT_TIMEOUTS, ...options.client?.timeouts } }),
+    client: new Client({ ...options.client, address }),
     down: false,
     check: null,
     checking: false,
@@ -148,7 +147,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
 
   /** What a path names: a script (or every path, with passAll), a file, a redirect, 403, or nothing. */
   function resolve(path: string) {
-    return options.passAll ? Promise.resolve({ kind: 'script' as const, script: '', pathInfo: path }) : docroot.resolve(path);
+    return options.passAll ? Promise.resolve({ kind: 'script' as const, script: '', pathInfo: path, filename: root }) : docroot.resolve(path);
   }
 
   /**
@@ -183,7 +182,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   }
 
   /** Sends a script request to a backend, and follows its local redirects (RFC 3875 6.2.2), at most 10. */
-  async function dispatch(req: IncomingMessage, res: ServerResponse, url: UrlParts, target: { script: string; pathInfo: string }, held: { body: Body | undefined; length: number; declared: boolean }): Promise<void> {
+  async function dispatch(req: IncomingMessage, res: ServerResponse, url: UrlParts, target: { script: string; pathInfo: string; filename: string }, held: { body: Body | undefined; length: number; declared: boolean }): Promise<void> {
     const { body, length } = held;
     let method = req.method ?? 'GET';
     let current: UrlParts = url;
@@ -191,7 +190,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     for (let hops = 0; ; hops++) {
       const params = cgiParams({ url: current, method, rawHeaders: req.rawHeaders, hasBody: body !== undefined || held.declared }, hops === 0 ? length : 0, {
         documentRoot: root,
-        scriptFilename: options.passAll ? root : root + script.script,
+        scriptFilename: script.filename,
         script: { name: script.script, pathInfo: script.pathInfo },
         remoteAddress: req.socket.remoteAddress,
         remotePort: req.socket.remotePort,
@@ -238,11 +237,13 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   const handler = ((req, res, nextFn) => {
     handle(req, res, nextFn).catch((err: unknown) => {
       if (res.headersSent) {
+        // the status has gone: the client sees the reply cut short, the log says why
+        log(`fcgi-wasm gateway: ${req.method} ${req.url} -> cut after the head: ${explain(err)}`);
         res.destroy(err instanceof Error ? err : undefined);
         return;
       }
       const status = statusForError(err);
-      log(`fcgi-wasm gateway: ${req.method} ${req.url} -> ${status}: ${err instanceof Error ? err.message : String(err)}`);
+      log(`fcgi-wasm gateway: ${req.method} ${req.url} -> ${status}: ${explain(err)}`);
       // a body refused or cut short by a timeout was not read to its end: the connection cannot carry another request
       if (status === 408 || status === 413) res.shouldKeepAlive = false;
       plain(res, status, `${STATUS_TEXT[status] ?? 'Bad Gateway'}\n`);
@@ -266,11 +267,19 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
  * out as one write with a Content-Length instead of chunked pieces.
  */
 function exchange(client: Client, params: Record<string, string>, body: Body | undefined, res: ServerResponse, head: boolean, log: (m: string) => void): Promise<string | null> {
-  return new Promise((resolve, reject) => {
+  let onClose = (): void => {};
+  const settled = new Promise<string | null>((resolve, reject) => {
     const relay = new Relay(res, head, log, resolve, reject);
+    onClose = () => relay.clientClosed();
     client.exchange({ params, body }, relay).catch((e: unknown) => relay.fail(e));
-    res.once('close', () => relay.clientClosed());
+    res.once('close', onClose);
   });
+  // each local redirect is another exchange on the same res: its listener goes with it
+  settled.then(
+    () => res.off('close', onClose),
+    () => res.off('close', onClose),
+  );
+  return settled;
 }
 
 /** One reply on its way from the backend to res (a class, not a set of closures: one is made per request). */
@@ -402,8 +411,11 @@ function finishReply(res: ServerResponse, cgiHead: CgiHead, wroteHead: boolean, 
   else res.end(bodyBytes);
 }
 
-/** nginx's defaults: fastcgi_read_timeout 60 s, before the first reply byte and between reply bytes. */
-const DEFAULT_TIMEOUTS = { firstByte: 60_000, idle: 60_000 };
+/** An error for the log: its typed code first, when it has one. */
+function explain(err: unknown): string {
+  if (err instanceof FastCGIError) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** node:http refused to send the app's head (writeHead threw): a typed error, answered with 502. */
 function refusedHead(err: unknown): FastCGIError {

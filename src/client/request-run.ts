@@ -118,12 +118,12 @@ export class RequestRun implements RequestEvents {
     this.touched();
     this.sink.stdout(chunk.slice()); // the caller's: it owns its buffer
   }
+  /** stderr is handed on as a view of the bytes received: whoever keeps any copies what it keeps (STDERR_KEPT). */
   stderr(_id: number, chunk: Uint8Array): void {
     if (this.finished) return;
     this.touched();
-    const copy = chunk.slice();
-    this.client?.emit('stderr', copy, this.options.params);
-    this.sink.stderr(copy);
+    this.client?.emit('stderr', chunk, this.options.params);
+    this.sink.stderr(chunk);
   }
   end(appStatus: number, protocolStatus: number): void {
     if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) return this.finish(null, appStatus);

@@ -6,8 +6,10 @@
 //   while one is active gets CANT_MPX_CONN when multiplexing is off, OVERLOADED past maxRequests;
 // - a BEGIN for an id whose request has all its input (pipelined keep-alive requests, fcgi2 loses
 //   them) is queued and started when the earlier one has ended; before that, it is a protocol error;
-//   what queued requests hold (their count, their early STDIN/DATA) is bounded: past the bound the
-//   handler is asked to stop reading (holdInput) until one of them starts;
+//   what queued requests hold (their count, their params, their early STDIN/DATA) is bounded: past the
+//   bound the handler is asked to stop reading (holdInput) until one of them starts;
+// - the params of all the request heads in progress on a connection count against maxParamsBytes
+//   together (each one alone is the decoder's to bound): a peer cannot hold a megabyte per request id;
 // - the request starts (handler.request) when its PARAMS stream ends; STDIN and DATA arrive after;
 // - ABORT_REQUEST tells the handler, which still ends the request (END_REQUEST follows);
 // - GET_VALUES is answered here; other management records get UNKNOWN_TYPE; records for ids that are
@@ -21,6 +23,7 @@ import { Decoder } from '../codec/decoder.js';
 import { Encoder } from '../codec/encoder.js';
 import { PairList } from '../codec/pairs.js';
 import { FastCGIProtocolError } from '../codec/errors.js';
+import { DEFAULT_MAX_PARAMS_BYTES } from '../codec/decoder.js';
 import { feed } from './feed.js';
 import { Flags, ProtocolStatus, RecordType, Role, Values } from '../codec/constants.js';
 
@@ -99,12 +102,17 @@ interface RequestState {
   started: boolean;
   aborted: boolean;
   /** Input that arrived before the request started (a queued pipelined request). */
-  early: [type: number, chunk: Uint8Array][];
-  /** What `early` counts against maxBodyBuffer. */
+  early: [type: number, chunk: Uint8Array][] | null;
+  /** What `early` (and, once queued with its head complete, its params) counts against maxBodyBuffer. */
   earlyCost: number;
+  /** PARAMS content bytes received for it. */
+  headBytes: number;
   stdoutUsed: boolean;
   stderrUsed: boolean;
 }
+
+/** A request's params before its first PARAMS record: shared, never handed to a handler (start() makes its own). */
+const NO_PARAMS = new PairList();
 
 const KNOWN_ROLES = new Set<number>([Role.RESPONDER, Role.AUTHORIZER, Role.FILTER]);
 
@@ -119,6 +127,9 @@ export class ServerConnection {
   private readonly maxRequests: number;
   private readonly maxConnections: number;
   private readonly maxQueuedInput: number;
+  private readonly maxParamsBytes: number;
+  /** PARAMS bytes of the heads in progress (their params not ended), all together. */
+  private headBytes = 0;
   /** Per id: the active request first, then requests queued behind it (pipelined on one id). */
   private readonly requests = new Map<number, RequestState[]>();
   private active = 0;
@@ -143,6 +154,7 @@ export class ServerConnection {
     this.maxRequests = this.multiplex ? (options.maxRequests ?? 100) : 1;
     this.maxConnections = options.maxConnections ?? 1024;
     this.maxQueuedInput = options.maxBodyBuffer ?? 1 << 20;
+    this.maxParamsBytes = options.maxParamsBytes ?? DEFAULT_MAX_PARAMS_BYTES;
     this.decoder = new Decoder(
       {
         record: (type, id, content) => this.onRecord(type, id, content),
@@ -197,7 +209,7 @@ export class ServerConnection {
       if (newest.started) this.abortRequest(newest);
       else {
         queue.pop(); // nothing of it ran and nothing can complete it: dropped
-        if (newest.phase === 'params') this.partialHeads--;
+        if (newest.phase === 'params') this.headDropped(newest);
         if (queue.length > 0) this.unqueue(newest);
         else {
           this.requests.delete(id);
@@ -257,6 +269,7 @@ export class ServerConnection {
   }
 
   private onBegin(id: number, role: number, flags: number): void {
+    if (this.closed) return; // the rest of a chunk after a rule broken earlier in it
     this.sawBegin = true;
     const keepConn = (flags & Flags.KEEP_CONN) !== 0;
     const queue = this.requests.get(id);
@@ -276,7 +289,8 @@ export class ServerConnection {
       if (this.closed) return; // disposed of by the handler while asked
     }
     const r: RequestState = {
-      id, role, keepConn, params: new PairList(), phase: 'params', started: false, aborted: false, early: [], earlyCost: 0, stdoutUsed: false, stderrUsed: false,
+      // params and early input are made when first needed: a request aborted or refused before its params makes neither
+      id, role, keepConn, params: NO_PARAMS, phase: 'params', started: false, aborted: false, early: null, earlyCost: 0, headBytes: 0, stdoutUsed: false, stderrUsed: false,
     };
     this.partialHeads++;
     if (queue === undefined) {
@@ -297,6 +311,7 @@ export class ServerConnection {
   }
 
   private onPairs(type: number, id: number, pairs: PairList): void {
+    if (this.closed) return;
     if (type === RecordType.GET_VALUES && id === 0) {
       const answer: [string, string][] = [];
       for (const [name] of pairs) {
@@ -312,18 +327,21 @@ export class ServerConnection {
     if (r === undefined || r.phase !== 'params') return;
     if (pairs.length > 0) {
       // the first record's list becomes the request's (no copy); later ones are appended to it
-      if (r.params.length === 0) r.params = pairs;
+      if (r.params === NO_PARAMS) r.params = pairs;
       else r.params.append(pairs);
       return;
     }
     r.phase = 'stdin';
     this.partialHeads--;
     this.headsDone++;
+    this.headBytes -= r.headBytes;
     const queue = this.requests.get(id)!;
     if (queue[0] === r) this.start(r);
+    else this.holdEarly(r, r.headBytes); // queued: its params wait with it
   }
 
   private onRecord(type: number, id: number, content: Uint8Array): void {
+    if (this.closed) return;
     if (id === 0) {
       // management records (spec 4): GET_VALUES is answered in onPairs; anything else is unknown
       if (type !== RecordType.GET_VALUES) this.handler.write([this.encoder.unknownType(type)]);
@@ -331,6 +349,14 @@ export class ServerConnection {
     }
     const r = this.newest(id);
     if (r === undefined) return; // inactive id: ignored (spec 3.3)
+    if (type === RecordType.PARAMS && r.phase === 'params') {
+      r.headBytes += content.length;
+      this.headBytes += content.length;
+      if (this.headBytes > this.maxParamsBytes) {
+        this.fail(new FastCGIProtocolError('PARAMS_TOO_LARGE', `PARAMS_TOO_LARGE: the request heads in progress on this connection hold more than ${this.maxParamsBytes} bytes of params (maxParamsBytes)`, this.decoder.offset));
+      }
+      return;
+    }
     if (type === RecordType.ABORT_REQUEST) {
       if (r.started) this.abortRequest(r);
       else this.dropUnstarted(r);
@@ -349,11 +375,8 @@ export class ServerConnection {
   private input(r: RequestState, type: number, chunk: Uint8Array): void {
     if (!r.started) {
       if (r.aborted) return; // aborted while queued: nothing of it will run
-      r.early.push([type, chunk.length < COPY_BELOW ? chunk.slice() : chunk]);
-      const cost = chunk.length + QUEUED_RECORD_COST;
-      r.earlyCost += cost;
-      this.queuedCost += cost;
-      this.updateHold();
+      (r.early ??= []).push([type, chunk.length < COPY_BELOW ? chunk.slice() : chunk]);
+      this.holdEarly(r, chunk.length + QUEUED_RECORD_COST);
       return;
     }
     if (type === RecordType.STDIN) this.handler.stdin(r.id, chunk);
@@ -364,10 +387,11 @@ export class ServerConnection {
     r.started = true;
     this.running++;
     if (r.aborted) return this.end(r.id, 0); // aborted while queued: answered in its turn, nothing ran
+    if (r.params === NO_PARAMS) r.params = new PairList(); // the handler's own, even when empty
     this.handler.request({ requestId: r.id, role: r.role, keepConn: r.keepConn, params: r.params });
     const early = r.early;
     this.releaseEarly(r);
-    for (const [type, chunk] of early) {
+    if (early !== null) for (const [type, chunk] of early) {
       if (type === RecordType.STDIN) this.handler.stdin(r.id, chunk);
       else this.handler.data?.(r.id, chunk);
     }
@@ -408,7 +432,7 @@ export class ServerConnection {
     this.running--;
     if (!r.keepConn) this.closeWhenIdle = true;
     if (r.phase !== 'done') this.unreadInput = true;
-    if (r.phase === 'params') this.partialHeads--; // aborted before its params ended
+    if (r.phase === 'params') this.headDropped(r); // aborted before its params ended
     const next = queue[0];
     if (next === undefined) {
       this.requests.delete(r.id);
@@ -421,6 +445,19 @@ export class ServerConnection {
     if (this.closeWhenIdle && this.active === 0) this.shut();
   }
 
+  /** A request whose head was in progress is gone before its params ended. */
+  private headDropped(r: RequestState): void {
+    this.partialHeads--;
+    this.headBytes -= r.headBytes;
+  }
+
+  /** A queued request holds `cost` more bytes until it starts. */
+  private holdEarly(r: RequestState, cost: number): void {
+    r.earlyCost += cost;
+    this.queuedCost += cost;
+    this.updateHold();
+  }
+
   /** A queued request left its queue without starting. */
   private unqueue(r: RequestState): void {
     this.queued--;
@@ -430,7 +467,7 @@ export class ServerConnection {
   /** What a request held before it started no longer counts: it started, or it never will. */
   private releaseEarly(r: RequestState): void {
     this.queuedCost -= r.earlyCost;
-    r.early = [];
+    r.early = null;
     r.earlyCost = 0;
     this.updateHold();
   }

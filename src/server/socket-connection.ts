@@ -48,6 +48,14 @@ export interface SocketConnectionEvents {
 function ignoreError(): void {}
 
 /**
+ * Bytes of output waiting for the peer to read before we stop reading its input. Responses are paced by
+ * their writers (needDrain, at 16 KiB); what the protocol answers by itself (GET_VALUES, OVERLOADED,
+ * an ABORT's END_REQUEST) is not, so a peer that sends such records and never reads the answers must
+ * be stopped here, or our write queue grows without end.
+ */
+const MAX_UNSENT = 1 << 20;
+
+/**
  * Made once per connection, so it makes little: it is the protocol's handler itself, the server's
  * events and options are shared by all its connections, and what is rarely needed is made on first use.
  */
@@ -60,6 +68,8 @@ export class SocketConnection implements RequestChannel, ServerConnectionHandler
   private congested: Set<number> | null = null;
   /** The protocol's queued requests hold all they may (ServerConnection.holdInput): paused too. */
   private held = false;
+  /** More than MAX_UNSENT bytes wait to be sent: paused until they drain. */
+  private backedUp = false;
   /** When it last had no request open (Date.now()): since it was accepted, or since its last request ended. */
   idleSince = Date.now();
   /** For headStalled(): since when its heads have made no progress, and how many were done then. */
@@ -80,7 +90,13 @@ export class SocketConnection implements RequestChannel, ServerConnectionHandler
     this.protocol = new ServerConnection(this, options);
     const onData = (chunk: Buffer): void => this.protocol.receive(chunk);
     const onEnd = (): void => this.protocol.receiveEnd();
-    const onDrain = (): void => this.releaseDrainWaiters();
+    const onDrain = (): void => {
+      if (this.backedUp) {
+        this.backedUp = false;
+        this.resumeIfFree();
+      }
+      this.releaseDrainWaiters();
+    };
     const onClose = (): void => {
       const sinks = this.sinks;
       if (sinks.size > 0) {
@@ -169,7 +185,7 @@ export class SocketConnection implements RequestChannel, ServerConnectionHandler
     if (this.congested?.delete(id)) this.resumeIfFree();
   }
   private resumeIfFree(): void {
-    if (!this.held && (this.congested === null || this.congested.size === 0) && this.socket.isPaused()) this.socket.resume();
+    if (!this.held && !this.backedUp && (this.congested === null || this.congested.size === 0) && this.socket.isPaused()) this.socket.resume();
   }
   holdInput(hold: boolean): void {
     this.held = hold;
@@ -193,6 +209,10 @@ export class SocketConnection implements RequestChannel, ServerConnectionHandler
       });
     }
     for (const p of parts) socket.write(p);
+    if (socket.writableLength > MAX_UNSENT && !this.backedUp) {
+      this.backedUp = true;
+      socket.pause();
+    }
   }
   close(error?: FastCGIProtocolError): void {
     const socket = this.socket;

@@ -287,4 +287,18 @@ describe('ServerConnection behaviour', () => {
     expect(conn.heads).toEqual({ waiting: false, done: 1 });
     expect([conn.openRequests, conn.startedRequests]).toEqual([0, 0]);
   });
+  it('counts the params of all heads in progress against maxParamsBytes together (PARAMS_TOO_LARGE), and frees them as heads complete', () => {
+    const value = 'v'.repeat(300);
+    const unfinished = (id: number) => preamble(id, { A: value }).subarray(0, -8); // the params never end
+    const a = harness({ maxParamsBytes: 1000 });
+    a.conn.receive(concat([unfinished(1), unfinished(2), unfinished(3)]));
+    expect(a.log.closed).toEqual([]);
+    a.conn.receive(unfinished(4));
+    expect(a.log.closed[0]?.code).toBe('PARAMS_TOO_LARGE');
+    // heads that complete no longer count: many requests in turn, each under the limit
+    const b = harness({ maxParamsBytes: 1000 });
+    for (let id = 1; id <= 10; id++) b.conn.receive(preamble(id, { A: value }));
+    expect(b.log.closed).toEqual([]);
+    expect(b.log.requests).toHaveLength(10);
+  });
 });
