@@ -45,7 +45,7 @@ interface ChunkMark {
 
 const MARKS_KEPT = 4096;
 /** Record contents are only counted and previewed (copied) here: a split record may use one reused buffer. */
-const DECODER_OPTIONS = { reuseSplitBuffer: true };
+const DECODER_OPTIONS = {};
 
 /** One direction's decoder (or, for a raw stream of unknown direction, the only one). */
 class StreamSide {
