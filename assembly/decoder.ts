@@ -7,7 +7,8 @@
 // caller's own chunk, one per chunk the content touches, the first marked START and the last END. Wasm
 // skips content it does not read (STDIN, STDOUT, STDERR, DATA, unknown types) and padding, possibly past
 // the window; it returns the chunk offset where the next window must start and, in Globals.WANT, how
-// many bytes that window needs at least.
+// many bytes that window needs at least. A chunk lying wholly inside content wasm does not read is
+// taken by the TypeScript side alone, which writes the state's REM and STARTED as walk() would.
 
 import { RecordType, Ev, Err, Frag, Phase, State, Globals, VERSION } from './contract';
 import { INPUT, GLOBALS } from './heap';
@@ -72,11 +73,11 @@ function fail(st: usize, code: u32, at: f64, keep: u32, chunkLen: u32): u32 {
 
 /**
  * Hands on `n` content bytes at chunk offset `p` of record (t, id): decodes the pairs in them, emits
- * their FRAGMENT with `flags` and, when they end the record, its decoded body (fixed types: the 8 bytes
+ * their FRAGMENT with `flags` (and `sizes`: the record's padding << 8 | content length << 16) and, when they end the record, its decoded body (fixed types: the 8 bytes
  * at `body`). A pair stream checks its partial pairs at the record's end. Returns an error code or 0
  * (with its stream offset in errorAt; `recAt` is the record header's).
  */
-function piece(st: usize, t: u32, id: u32, p: u32, n: u32, flags: u32, info: u32, recAt: f64, win: u32, base: f64, body: usize): u32 {
+function piece(st: usize, t: u32, id: u32, p: u32, n: u32, flags: u32, sizes: u32, recAt: f64, win: u32, base: f64, body: usize): u32 {
   const typeId = (t << 8) | (id << 16);
   if (isPairType(t)) {
     const key = pairKey(t, id);
@@ -90,13 +91,13 @@ function piece(st: usize, t: u32, id: u32, p: u32, n: u32, flags: u32, info: u32
     if ((flags & Frag.END) != 0 && hasCarry(st, key)) {
       errorAt = recAt;
       // an empty PARAMS ends the stream; GET_VALUES(_RESULT) records stand alone (spec 3.3)
-      if (t != RecordType.PARAMS || (info >>> 16) == 0) return Err.NV_TRUNCATED;
+      if (t != RecordType.PARAMS || (sizes >>> 16) == 0) return Err.NV_TRUNCATED;
       // a pair runs on into the stream's next record (legal, but php-fpm rejects it): tools report it
       if (load<u32>(st + State.HELD) > load<u32>(st + State.BUDGET)) return Err.PARTIAL_PAIRS_TOO_LARGE;
       flags |= Frag.PAIR_OPEN;
     }
   }
-  emit(Ev.FRAGMENT | typeId, p, n, flags | info);
+  emit(Ev.FRAGMENT | typeId, p, n, flags | sizes);
   if ((flags & Frag.END) != 0 && isFixedType(t)) emitFixed(t, typeId, body);
   return 0;
 }
@@ -111,27 +112,6 @@ export function decode(st: usize, chunkLen: u32, win: u32, winLen: u32, base: f6
   store<u32>(GLOBALS + Globals.WANT, wantLen);
   store<u32>(GLOBALS + Globals.DONE, carriedCount);
   return next;
-}
-
-/** What skip() returns, with the fragment's Frag flags, when it took the bytes. */
-export const SKIPPED: u32 = 0x100;
-
-/**
- * Takes a whole chunk of n bytes as content of the current record without looking at it, when that
- * record is one wasm does not read (STDIN, STDOUT, STDERR, DATA, unknown types) and does not end within
- * the chunk: the caller hands the chunk on as one fragment. Returns SKIPPED | its flags, or 0 (decode
- * the chunk instead).
- */
-export function skip(st: usize, n: u32): u32 {
-  if (load<u32>(st + State.ERROR) != 0 || load<u32>(st + State.PHASE) != Phase.CONTENT) return 0;
-  const t = load<u32>(st + State.TYPE);
-  if (isPairType(t) || isFixedType(t)) return 0;
-  const rem = load<u32>(st + State.REM);
-  if (rem <= n) return 0;
-  store<u32>(st + State.REM, rem - n);
-  const flags = load<u32>(st + State.STARTED) != 0 ? 0 : Frag.START;
-  store<u32>(st + State.STARTED, 1);
-  return SKIPPED | flags;
 }
 
 function walk(st: usize, chunkLen: u32, win: u32, winLen: u32, base: f64): u32 {
@@ -182,13 +162,22 @@ function walk(st: usize, chunkLen: u32, win: u32, winLen: u32, base: f64): u32 {
       p = cStart;
       if (t == RecordType.BEGIN_REQUEST) discardCarry(st, pairKey(RecordType.PARAMS, id));
       if (clen <= inChunk) {
-        const keep = eventCount;
         const flags = Frag.START | Frag.END | (clen == 0 && isStreamType(t) ? Frag.STREAM_END : 0);
-        const e = piece(st, t, id, p, clen, flags, (plen << 8) | (clen << 16), hdrAt, win, base, INPUT + (p - win));
-        if (e != 0) return fail(st, e, errorAt, keep, chunkLen);
+        const sizes = (plen << 8) | (clen << 16);
+        if (isPairType(t) || isFixedType(t)) {
+          const keep = eventCount;
+          const e = piece(st, t, id, p, clen, flags, sizes, hdrAt, win, base, INPUT + (p - win));
+          if (e != 0) return fail(st, e, errorAt, keep, chunkLen);
+        } else {
+          emit(Ev.FRAGMENT | (t << 8) | (id << 16), p, clen, flags | sizes); // the hot path: a whole stream record
+        }
         p += clen;
-        phase = Phase.PADDING;
-        rem = plen;
+        if (plen <= chunkLen - p) {
+          p += plen; // its padding too: on to the next header
+        } else {
+          phase = Phase.PADDING;
+          rem = plen;
+        }
       } else {
         store<f64>(st + State.REC_AT, hdrAt);
         store<u32>(st + State.TYPE, t);
@@ -213,9 +202,9 @@ function walk(st: usize, chunkLen: u32, win: u32, winLen: u32, base: f64): u32 {
       }
       rem -= avail;
       const flags = (load<u32>(st + State.STARTED) != 0 ? 0 : Frag.START) | (rem == 0 ? Frag.END : 0);
-      const info = (load<u32>(st + State.PLEN) << 8) | (load<u32>(st + State.CLEN) << 16);
+      const sizes = (load<u32>(st + State.PLEN) << 8) | (load<u32>(st + State.CLEN) << 16);
       const keep = eventCount;
-      const e = piece(st, t, load<u32>(st + State.ID), p, avail, flags, info, load<f64>(st + State.REC_AT), win, base, st + State.BODY);
+      const e = piece(st, t, load<u32>(st + State.ID), p, avail, flags, sizes, load<f64>(st + State.REC_AT), win, base, st + State.BODY);
       if (e != 0) return fail(st, e, errorAt, keep, chunkLen);
       store<u32>(st + State.STARTED, 1);
       p += avail;

@@ -6,7 +6,7 @@ import { layout, ensureMemory, GLOBALS, EVENTS, INPUT, takeSlot, giveSlot } from
 import { releaseAll } from './pairs';
 import { STREAM_CUT } from './encoder';
 
-export { decode, skip, finish, pairs, pairsEnd } from './decoder';
+export { decode, finish, pairs, pairsEnd } from './decoder';
 export { recordHeader, frameStream, beginBody, endBody, unknownTypeBody, packPairs, pairsBody } from './encoder';
 
 export function init(): void { layout(); }

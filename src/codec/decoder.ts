@@ -8,9 +8,9 @@
 // in wasm memory, in a slot of its own, from its first push to its end (assembly/heap.ts).
 
 import { codec, type Codec } from './wasm.js';
-import { Carry, Err, Ev, Frag, Globals, Heap, RecordType, State } from './contract.generated.js';
+import { Carry, Err, Ev, Frag, Globals, Heap, Phase, RecordType, State } from './contract.generated.js';
 import { decodeError, FastCGIProtocolError } from './errors.js';
-import { PairList } from './pairs.js';
+import { PairList, type Segment } from './pairs.js';
 import { concatBytes } from './bytes.js';
 
 export interface DecoderHandler {
@@ -67,10 +67,12 @@ export function defaultPartialPairBudget(maxPairBytes: number): number {
 // when wasm skipped content it does not read (large STDIN/STDOUT payloads are never copied in).
 const MIN_WINDOW = 512;
 const MAX_WINDOW = 65536;
-/** assembly/decoder.ts, skip(): the chunk was taken whole as one fragment. */
-const SKIPPED = 0x100;
+const WHOLE = Frag.START | Frag.END;
 const PAIR_TYPES = new Uint8Array(256);
 PAIR_TYPES[RecordType.PARAMS] = PAIR_TYPES[RecordType.GET_VALUES] = PAIR_TYPES[RecordType.GET_VALUES_RESULT] = 1;
+/** Types whose content wasm does not read: all but the pair types and the fixed bodies (BEGIN, END, UNKNOWN_TYPE). */
+const OPAQUE = new Uint8Array(256).fill(1);
+for (const t of [RecordType.PARAMS, RecordType.GET_VALUES, RecordType.GET_VALUES_RESULT, RecordType.BEGIN_REQUEST, RecordType.END_REQUEST, RecordType.UNKNOWN_TYPE]) OPAQUE[t] = 0;
 
 /** A decoder whose wasm state nobody freed (it was dropped without end() or dispose()): free it now. */
 const orphans = new FinalizationRegistry<number>((state) => codec().x.freeDecoder(state));
@@ -99,8 +101,11 @@ export class Decoder {
   private want = 0;
   /** Stream offset of the header of the record being delivered. */
   private recordAt = 0;
-  /** The pairs of the pair record being decoded, until its end. */
-  private pending: PairList | null = null;
+  /** The pairs of the pair record being decoded, until its end: four numbers each (as in PairList), in a reused array. */
+  private readonly pairOffs: number[] = [];
+  private pairCount = 0;
+  /** The buffers those pairs lie in (usually the one chunk). */
+  private pairSegs: Segment[] | null = null;
   /** The fragments of a split record being joined for record(). */
   private parts: Uint8Array[] | null = null;
   /** PARAMS bytes received per open request id. */
@@ -149,7 +154,7 @@ export class Decoder {
       while (this.queue.length > 0 && !this.disposed) this.decodeChunk(this.queue.shift()!);
     } finally {
       this.busy = false;
-      this.queue.length = 0;
+      if (this.queue.length > 0) this.queue.length = 0; // a decoder that failed drops what was queued
       if (this.disposed || this.failure) this.release();
     }
   }
@@ -161,7 +166,7 @@ export class Decoder {
    */
   dispose(): void {
     this.ended = this.disposed = true;
-    this.pending = null;
+    this.pairSegs = null;
     this.parts = null;
     if (this.paramsBytes.size > 0) this.paramsBytes.clear();
     if (!this.busy) this.release(); // else the push in progress frees it when it unwinds
@@ -195,7 +200,7 @@ export class Decoder {
 
   private fail(err: FastCGIProtocolError): FastCGIProtocolError {
     this.failure = err;
-    this.pending = null;
+    this.pairSegs = null;
     this.parts = null;
     if (!this.busy) this.release();
     return err;
@@ -207,13 +212,16 @@ export class Decoder {
     const state = this.state;
     const len = chunk.length;
     // The whole chunk lies inside the content of a record wasm does not read (the middle of a large
-    // STDIN or STDOUT record): it is one fragment, and wasm need not see its bytes.
-    const skipped = x.skip(state, len);
-    if (skipped !== 0) {
-      const u32 = c.u32;
-      const type = u32[(state + State.TYPE) >>> 2]!;
-      const id = u32[(state + State.ID) >>> 2]!;
-      this.deliver(type, id, new Uint8Array(chunk.buffer, chunk.byteOffset, len), skipped & Frag.START, this.base);
+    // STDIN or STDOUT record): it is one fragment, and wasm need not see it. The state says so, and
+    // takes the chunk as wasm's CONTENT phase would (assembly/decoder.ts): REM down, STARTED set.
+    const u32 = c.u32;
+    const s = state >>> 2;
+    const rem = u32[s + (State.REM >>> 2)]!;
+    if (rem > len && u32[s + (State.PHASE >>> 2)] === Phase.CONTENT && OPAQUE[u32[s + (State.TYPE >>> 2)]!] === 1 && u32[s + (State.ERROR >>> 2)] === 0) {
+      u32[s + (State.REM >>> 2)] = rem - len;
+      const flags = u32[s + (State.STARTED >>> 2)] === 0 ? Frag.START : 0;
+      u32[s + (State.STARTED >>> 2)] = 1;
+      this.deliver(u32[s + (State.TYPE >>> 2)]!, u32[s + (State.ID >>> 2)]!, new Uint8Array(chunk.buffer, chunk.byteOffset, len), flags, this.base);
       this.base += len;
       return;
     }
@@ -259,6 +267,8 @@ export class Decoder {
     const ab = chunk.buffer;
     const bo = chunk.byteOffset;
     const base = this.base;
+    const onFragment = this.onFragment;
+    const whole = this.onRecord === undefined;
     for (let i = 0; i < words && !this.disposed; i += 4) {
       const w0 = ev[i]!;
       const type = (w0 >>> 8) & 0xff;
@@ -266,14 +276,18 @@ export class Decoder {
       switch (w0 & 0xff) {
         case Ev.FRAGMENT: {
           const off = ev[i + 1]!;
-          this.deliver(type, id, new Uint8Array(ab, bo + off, ev[i + 2]!), ev[i + 3]!, base + off);
+          const info = ev[i + 3]!;
+          const bytes = new Uint8Array(ab, bo + off, ev[i + 2]!);
+          // the hot path: a record in one chunk, with nothing to do but hand its content on
+          if (whole && (info & WHOLE) === WHOLE && PAIR_TYPES[type] === 0) onFragment?.call(h, type, id, bytes, info & 0xffff, base + off);
+          else this.deliver(type, id, bytes, info, base + off);
           break;
         }
         case Ev.PAIR:
-          (this.pending ??= new PairList()).add(chunk, ev[i + 1]!, ev[i + 2]!, ev[i + 3]!);
+          this.addPair(chunk, ev[i + 1]!, ev[i + 2]!, ev[i + 3]!);
           break;
         case Ev.PAIR_CARRIED:
-          (this.pending ??= new PairList()).add(carried![ev[i + 1]!]!, 0, ev[i + 2]!, ev[i + 3]!);
+          this.addPair(carried![ev[i + 1]!]!, 0, ev[i + 2]!, ev[i + 3]!);
           break;
         case Ev.BEGIN:
           if (this.paramsBytes.has(id)) this.paramsBytes.set(id, 0);
@@ -314,10 +328,30 @@ export class Decoder {
       }
     }
     if (end && PAIR_TYPES[type] === 1 && !this.disposed) {
-      const list = this.pending ?? new PairList();
-      this.pending = null;
+      const list = PairList.gathered(this.pairSegs ?? [], this.pairOffs.slice(0, 4 * this.pairCount));
+      this.pairSegs = null;
+      this.pairCount = 0;
       this.handler.pairs?.(type, id, list, (info & Frag.PAIR_OPEN) !== 0);
     }
+  }
+
+  /** A pair of the pair record being decoded: its name starts at `start` in `buf`. */
+  private addPair(buf: Uint8Array, start: number, nameLength: number, valueLength: number): void {
+    const segs = (this.pairSegs ??= []);
+    let k = segs.length - 1;
+    const end = start + nameLength + valueLength;
+    if (k < 0 || segs[k]!.buf !== buf) {
+      segs.push({ buf, start, end, span: undefined });
+      k++;
+    } else if (end > segs[k]!.end) {
+      segs[k]!.end = end;
+    }
+    const o = 4 * this.pairCount++;
+    const offs = this.pairOffs;
+    offs[o] = k;
+    offs[o + 1] = start;
+    offs[o + 2] = nameLength;
+    offs[o + 3] = valueLength;
   }
 
   /**

@@ -24,7 +24,7 @@ export function latin1(buf: Uint8Array, start: number, end: number): string {
 const utf8Decoder = new TextDecoder('utf-8');
 
 /** The pairs of a list that lie in one buffer, and their bytes decoded once (see PairList.text). */
-interface Segment {
+export interface Segment {
   buf: Uint8Array;
   /** From the first pair's name to the last pair's value, in `buf`. */
   start: number;
@@ -41,10 +41,23 @@ interface Segment {
  */
 export class PairList implements Iterable<[string, string]> {
   /** Four numbers per pair: its segment, its name's start in the segment's buffer, name length, value length. */
-  private readonly offs: number[] = [];
-  private readonly segs: Segment[] = [];
+  private offs: number[];
+  private segs: Segment[];
   private names: string[] | undefined;
   private values: (string | undefined)[] | undefined;
+
+  constructor() {
+    this.offs = [];
+    this.segs = [];
+  }
+
+  /** A list of the pairs a decoder gathered: `offs` as in the list, each pair's segment in `segs`. */
+  static gathered(segs: Segment[], offs: number[]): PairList {
+    const list = new PairList();
+    list.segs = segs;
+    list.offs = offs;
+    return list;
+  }
 
   /** Adds a pair whose name starts at `start` in `buf`, its value right after the name. */
   add(buf: Uint8Array, start: number, nameLength: number, valueLength: number): void {
@@ -118,8 +131,19 @@ export class PairList implements Iterable<[string, string]> {
     return -1;
   }
   toArray(): [string, string][] {
-    const out: [string, string][] = new Array(this.length);
-    for (let i = 0; i < this.length; i++) out[i] = [this.name(i), this.value(i)];
+    const n = this.length;
+    const out: [string, string][] = new Array(n);
+    if (this.names !== undefined || this.values !== undefined) {
+      for (let i = 0; i < n; i++) out[i] = [this.name(i), this.value(i)];
+      return out;
+    }
+    // nothing read yet: make each string once, straight into the result, without filling the caches
+    const o = this.offs;
+    for (let i = 0; i < n; i++) {
+      const start = o[4 * i + 1]!;
+      const mid = start + o[4 * i + 2]!;
+      out[i] = [this.text(i, start, mid), this.text(i, mid, mid + o[4 * i + 3]!)];
+    }
     return out;
   }
   toObject(): Record<string, string> {

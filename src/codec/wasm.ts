@@ -18,7 +18,6 @@ export interface CodecExports {
   inputPtr(): number;
   streamCut(): number;
   decode(state: number, chunkLen: number, win: number, winLen: number, base: number): number;
-  skip(state: number, n: number): number;
   finish(state: number): number;
   pairs(state: number, win: number, winLen: number): number;
   pairsEnd(state: number): number;
@@ -38,7 +37,6 @@ export class Codec {
   readonly EVENTS: number;
   readonly INPUT: number;
   readonly STREAM_CUT: number;
-  private buffer: ArrayBuffer | null = null;
   private _u8: Uint8Array = new Uint8Array(0);
   private _u32: Uint32Array = new Uint32Array(0);
   private _f64: Float64Array = new Float64Array(0);
@@ -56,18 +54,20 @@ export class Codec {
     this.STREAM_CUT = this.x.streamCut();
   }
 
+  // Views of wasm memory, remade after it grew: growing detaches the old buffer, which empties every
+  // view of it (a length test is cheaper than asking the Memory for its buffer).
   /** A byte view of wasm memory, valid until the next call that may grow it. */
   get u8(): Uint8Array {
-    if (this.x.memory.buffer !== this.buffer) this.refresh();
+    if (this._u8.length === 0) this.refresh();
     return this._u8;
   }
   get u32(): Uint32Array {
-    if (this.x.memory.buffer !== this.buffer) this.refresh();
+    if (this._u32.length === 0) this.refresh();
     return this._u32;
   }
   /** The f64 at `address` (8-aligned): a state's stream offsets. */
   f64(address: number): number {
-    if (this.x.memory.buffer !== this.buffer) this.refresh();
+    if (this._f64.length === 0) this.refresh();
     return this._f64[address >>> 3]!;
   }
   /** The u32 at `GLOBALS + field` (contract: Globals). */
@@ -75,10 +75,10 @@ export class Codec {
     return this.u32[(this.GLOBALS + field) >>> 2]!;
   }
   private refresh(): void {
-    this.buffer = this.x.memory.buffer as ArrayBuffer;
-    this._u8 = new Uint8Array(this.buffer);
-    this._u32 = new Uint32Array(this.buffer);
-    this._f64 = new Float64Array(this.buffer);
+    const buffer = this.x.memory.buffer as ArrayBuffer;
+    this._u8 = new Uint8Array(buffer);
+    this._u32 = new Uint32Array(buffer);
+    this._f64 = new Float64Array(buffer);
   }
 
   /** Grows memory so that [0, end) exists. */
