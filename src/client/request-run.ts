@@ -116,14 +116,14 @@ export class RequestRun implements RequestEvents {
   stdout(_id: number, chunk: Uint8Array): void {
     if (this.finished) return; // after an abort or a timeout, a multiplexing app may still send some
     this.touched();
-    this.sink.stdout(chunk.slice()); // the caller's: it owns its buffer
+    // a view of the socket's chunk, which node:net never reuses: it stays valid (README, the codec)
+    this.sink.stdout(chunk);
   }
   stderr(_id: number, chunk: Uint8Array): void {
     if (this.finished) return;
     this.touched();
-    const copy = chunk.slice();
-    this.client?.emit('stderr', copy, this.options.params);
-    this.sink.stderr(copy);
+    this.client?.emit('stderr', chunk, this.options.params);
+    this.sink.stderr(chunk);
   }
   end(appStatus: number, protocolStatus: number): void {
     if (protocolStatus === ProtocolStatus.REQUEST_COMPLETE) return this.finish(null, appStatus);

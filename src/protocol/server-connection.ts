@@ -18,7 +18,7 @@ import { Encoder } from '../codec/encoder.js';
 import { PairList } from '../codec/pairs.js';
 import { FastCGIProtocolError } from '../codec/errors.js';
 import { feed } from './feed.js';
-import { Flags, ProtocolStatus, RecordType, Role, Values } from '../codec/constants.js';
+import { Flags, Fragment, ProtocolStatus, RecordType, Role, Values } from '../codec/constants.js';
 
 export interface ServerConnectionOptions {
   /**
@@ -36,6 +36,8 @@ export interface ServerConnectionOptions {
   maxParamsBytes?: number;
   /** Longest single pair (PAIR_TOO_LONG beyond). Default 1 MiB. */
   maxPairBytes?: number;
+  /** Memory the partial pairs of the connection may hold together (PARTIAL_PAIRS_TOO_LARGE beyond; see DecoderOptions). */
+  maxPartialPairBytes?: number;
 }
 
 /** One request as the protocol sees it. */
@@ -106,11 +108,11 @@ export class ServerConnection {
     this.maxConnections = options.maxConnections ?? 1024;
     this.decoder = new Decoder(
       {
-        record: (type, id, content) => this.onRecord(type, id, content),
+        fragment: (type, id, bytes, flags) => this.onFragment(type, id, bytes, flags),
         pairs: (type, id, pairs) => this.onPairs(type, id, pairs),
         begin: (id, role, flags) => this.onBegin(id, role, flags),
       },
-      { maxParamsBytes: options.maxParamsBytes, maxPairBytes: options.maxPairBytes },
+      { maxParamsBytes: options.maxParamsBytes, maxPairBytes: options.maxPairBytes, maxPartialPairBytes: options.maxPartialPairBytes },
     );
   }
 
@@ -247,19 +249,22 @@ export class ServerConnection {
     if (queue[0] === r) this.start(r);
   }
 
-  private onRecord(type: number, id: number, content: Uint8Array): void {
+  /** Record content as it arrives (a view of the socket's chunk): STDIN and DATA go on as they come. */
+  private onFragment(type: number, id: number, content: Uint8Array, flags: number): void {
+    const whole = (flags & Fragment.END) !== 0; // records acted on as a whole are acted on at their end
     if (id === 0) {
       // management records (spec 4): GET_VALUES is answered in onPairs; anything else is unknown
-      if (type !== RecordType.GET_VALUES) this.handler.write([this.encoder.unknownType(type)]);
+      if (whole && type !== RecordType.GET_VALUES) this.handler.write([this.encoder.unknownType(type)]);
       return;
     }
     const r = this.newest(id);
     if (r === undefined) return; // inactive id: ignored (spec 3.3)
-    if (type === RecordType.ABORT_REQUEST) {
+    if (type === RecordType.ABORT_REQUEST && whole) {
       if (r.started) this.abortRequest(r);
       else this.dropUnstarted(r);
       return;
     }
+    // only an empty record (STREAM_END) is an empty fragment: it ends the stream
     if (type === RecordType.STDIN && r.phase === 'stdin') {
       if (content.length === 0) r.phase = r.role === Role.FILTER ? 'data' : 'done';
       this.input(r, type, content);
