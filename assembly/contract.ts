@@ -83,7 +83,7 @@ export namespace State {
   export const STARTED: u32 = 68; // 1 once content of the record in CONTENT phase was handed on
   export const ERR_AT: u32 = 72; // f64: stream offset of the sticky error
   export const REC_AT: u32 = 80; // f64: stream offset of the header of the record in CONTENT phase
-  export const DONE: u32 = 88; // carries completed by the last call, freed by the next call
+  export const DONE: u32 = 88; // carries the last call completed, until their pairs are copied out (releaseCarried)
 }
 
 /** A partial name-value pair: byte offsets inside its slot; its bytes are in a chain of pages. */

@@ -3,7 +3,7 @@
 import { State } from './contract';
 import { CONTRACT_ID } from './contract-id.generated';
 import { layout, ensureMemory, GLOBALS, EVENTS, INPUT, takeSlot, giveSlot } from './heap';
-import { releaseAll } from './pairs';
+import { releaseAll, releaseDone } from './pairs';
 import { STREAM_CUT } from './encoder';
 
 export { decode, finish, pairs, pairsEnd } from './decoder';
@@ -27,6 +27,9 @@ export function freeDecoder(st: usize): void {
   releaseAll(st);
   giveSlot(st);
 }
+
+/** Frees the carries whose pairs the last call completed, once the TypeScript side copied them out. */
+export function releaseCarried(st: usize): void { releaseDone(st); }
 
 /** The build of contract.ts this module was compiled from (the TypeScript side checks it). */
 export function contractId(): u32 { return CONTRACT_ID; }

@@ -127,7 +127,7 @@ export function discardCarry(st: usize, key: u32): void {
   freeCarry(c);
 }
 
-/** Frees the carries whose pairs the previous call handed out (the TypeScript side copied them). */
+/** Frees the carries whose pairs were handed out (the TypeScript side copied them). */
 export function releaseDone(st: usize): void {
   let c = <usize>load<u32>(st + State.DONE);
   while (c != 0) {
@@ -177,7 +177,7 @@ export function feedPairs(st: usize, key: u32, typeId: u32, at: u32, n: u32, win
       }
       const want = <u32>(m & ~NEED);
       if (known && len == want) {
-        // complete: handed to the TypeScript side by address, freed by the next call (releaseDone)
+        // complete: handed to the TypeScript side by address, freed once it copied the pair (releaseDone)
         emit(Ev.PAIR_CARRIED | typeId, <u32>c, nameLen, valueLen);
         carriedCount++;
         unlink(st, c);

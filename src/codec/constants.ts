@@ -29,9 +29,9 @@ export const NULL_REQUEST_ID = 0;
 
 /**
  * Flags of a fragment (DecoderHandler.fragment): START, the record's first content bytes; END, its
- * last (the record is complete; then `flags >>> 8` is its padding length); STREAM_END, an empty PARAMS,
+ * last (the record is complete); STREAM_END, an empty PARAMS,
  * STDIN, STDOUT, STDERR or DATA record, which ends its stream; PAIR_OPEN, with END on PARAMS, a pair
- * continues in the stream's next record.
+ * continues in the stream's next record. `flags >>> 8` is the record's padding length.
  */
 export const Fragment = Contract.Frag;
 

@@ -19,7 +19,7 @@ export interface DecoderHandler {
    * you pushed (never a copy), valid as long as you do not change that chunk. A record lying in one
    * chunk is one fragment (flags START | END); one split across chunks is one fragment per chunk. An
    * empty record is one empty fragment; for PARAMS, STDIN, STDOUT, STDERR and DATA it also has
-   * STREAM_END. With END, `flags >>> 8` is the record's padding length (see Fragment). `offset`: the
+   * STREAM_END. `flags >>> 8` is the record's padding length (see Fragment). `offset`: the
    * stream offset of bytes[0].
    */
   fragment?(type: number, requestId: number, bytes: Uint8Array, flags: number, offset: number): void;
@@ -211,6 +211,7 @@ export class Decoder {
     const x = c.x;
     const state = this.state;
     const len = chunk.length;
+    if (len === 0) return;
     // The whole chunk lies inside the content of a record wasm does not read (the middle of a large
     // STDIN or STDOUT record): it is one fragment, and wasm need not see it. The state says so, and
     // takes the chunk as wasm's CONTENT phase would (assembly/decoder.ts): REM down, STARTED set.
@@ -252,8 +253,12 @@ export class Decoder {
     let ev = eventCopies[dispatchDepth];
     if (ev === undefined || ev.length < words) ev = eventCopies[dispatchDepth] = new Uint32Array(Math.max(words, 4096));
     ev.set(c.u32.subarray(c.EVENTS >>> 2, (c.EVENTS >>> 2) + words));
-    // pairs completed from carried bytes are copied out now: wasm frees their pages at its next call
-    const carried = c.global(Globals.DONE) > 0 ? copyCarried(c, ev, words) : null;
+    // pairs completed from carried bytes: copied out of their pages, which wasm then frees
+    let carried: Uint8Array[] | null = null;
+    if (c.global(Globals.DONE) > 0) {
+      carried = copyCarried(c, ev, words);
+      c.x.releaseCarried(this.state);
+    }
     dispatchDepth++;
     try {
       this.dispatchEvents(chunk, ev, words, carried);

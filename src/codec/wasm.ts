@@ -12,6 +12,7 @@ export interface CodecExports {
   ensure(end: number): number;
   newDecoder(pairLimit: number, budget: number): number;
   freeDecoder(state: number): void;
+  releaseCarried(state: number): void;
   contractId(): number;
   globalsPtr(): number;
   eventsPtr(): number;
