@@ -109,7 +109,7 @@ export class ServerConnection {
     this.decoder = new Decoder(
       {
         fragment: (type, id, bytes, flags) => this.onFragment(type, id, bytes, flags),
-        pairs: (type, id, pairs) => this.onPairs(type, id, pairs),
+        pairs: (type, id, pairs, continues) => this.onPairs(type, id, pairs, continues),
         begin: (id, role, flags) => this.onBegin(id, role, flags),
       },
       { maxParamsBytes: options.maxParamsBytes, maxPairBytes: options.maxPairBytes, maxPartialPairBytes: options.maxPartialPairBytes },
@@ -224,7 +224,7 @@ export class ServerConnection {
     if (!keepConn && this.active === 0) this.shut();
   }
 
-  private onPairs(type: number, id: number, pairs: PairList): void {
+  private onPairs(type: number, id: number, pairs: PairList, continues: boolean): void {
     if (type === RecordType.GET_VALUES && id === 0) {
       const answer: [string, string][] = [];
       for (const [name] of pairs) {
@@ -238,7 +238,9 @@ export class ServerConnection {
     if (type !== RecordType.PARAMS) return;
     const r = this.newest(id);
     if (r === undefined || r.phase !== 'params') return;
-    if (pairs.length > 0) {
+    // a record that completed no pair and left none open is the empty one that ends the params (a
+    // record holding only part of a long pair completes none either)
+    if (pairs.length > 0 || continues) {
       // the first record's list becomes the request's (no copy); later ones are appended to it
       if (r.params.length === 0) r.params = pairs;
       else r.params.append(pairs);
