@@ -3,10 +3,13 @@
 // goes, however many come and go (issue 15: a connection must not be able to slow or bloat the others).
 
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Decoder, Encoder, FastCGIProtocolError, RecordType, Role, type DecoderHandler } from '../../src/codec/index.js';
 import { codec } from '../../src/codec/wasm.js';
 import { concat, splitParams } from './bytes.js';
 import { rng } from './harness.js';
+import { currentRuntime } from '../runtimes/runtime.js';
 
 const enc = new Encoder();
 const inUse = (): number => codec().heapInUse();
@@ -54,6 +57,17 @@ describe('decoder memory', () => {
     failed.push(partialPair(1, 5000, 3000));
     expect(() => failed.push(Uint8Array.from([9, 9, 9, 9, 9, 9, 9, 9]))).toThrow(/BAD_VERSION/);
     expect(inUse()).toBe(start);
+  });
+
+  it('gives back the memory of decoders dropped without end() or dispose() once they are collected', () => {
+    const script = fileURLToPath(new URL('../fixtures/codec/dropped-decoders.mjs', import.meta.url));
+    const runtime = currentRuntime();
+    const argv = runtime === 'deno' ? ['run', '-A', '--v8-flags=--expose-gc', script] : runtime === 'bun' ? [script] : ['--expose-gc', script];
+    const r = spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const { before, held, after } = JSON.parse(r.stdout) as { before: number; held: number; after: number };
+    expect(held - before).toBe(1000 * (128 + charge(3000)));
+    expect(after).toBe(before);
   });
 
   it('charges partial pairs their slot and pages, grows one pair without touching the others, and fails past the budget', () => {
