@@ -112,6 +112,8 @@ export namespace Globals {
   export const HEAP_TOP: u32 = 12; // first address above everything allocated: encoder scratch starts here
   export const SLOTS_USED: u32 = 16;
   export const PAGES_USED: u32 = 20;
+  export const FREE_SLOTS: u32 = 24; // the first free slot, each linking the next by its first word
+  export const FREE_PAGES: u32 = 28;
 }
 
 /** Sizes of the shared regions. */

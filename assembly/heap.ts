@@ -15,8 +15,6 @@ import { Heap, Globals, Layout } from './contract';
 export let GLOBALS: usize = 0;
 export let EVENTS: usize = 0;
 export let INPUT: usize = 0;
-let freeSlots: usize = 0;
-let freePages: usize = 0;
 
 /** Lays the regions out above the static data and grows memory to hold them. */
 export function layout(): void {
@@ -49,34 +47,38 @@ function fromTop(n: u32): usize {
   store<u32>(GLOBALS + field, load<u32>(GLOBALS + field) + by);
 }
 
-/** A zeroed slot of Heap.SLOT bytes, or 0 when memory cannot grow. */
-export function takeSlot(): usize {
-  let p = freeSlots;
-  if (p != 0) freeSlots = <usize>load<u32>(p);
-  else if ((p = fromTop(Heap.SLOT)) == 0) return 0;
-  memory.fill(p, 0, Heap.SLOT);
-  count(Globals.SLOTS_USED, 1);
+/** A block of `size` bytes from the free list headed at Globals `free`, else from the top; 0 if memory cannot grow. */
+function take(free: u32, used: u32, size: u32): usize {
+  let p = <usize>load<u32>(GLOBALS + free);
+  if (p != 0) store<u32>(GLOBALS + free, load<u32>(p));
+  else if ((p = fromTop(size)) == 0) return 0;
+  count(used, 1);
   return p;
 }
 
+/** Puts block p on the free list headed at Globals `free` (its first word links the list). */
+function give(free: u32, used: u32, p: usize): void {
+  store<u32>(p, load<u32>(GLOBALS + free));
+  store<u32>(GLOBALS + free, <u32>p);
+  count(used, -1);
+}
+
+/** A zeroed slot of Heap.SLOT bytes, or 0 when memory cannot grow. */
+export function takeSlot(): usize {
+  const p = take(Globals.FREE_SLOTS, Globals.SLOTS_USED, Heap.SLOT);
+  if (p != 0) memory.fill(p, 0, Heap.SLOT);
+  return p;
+}
 export function giveSlot(p: usize): void {
-  store<u32>(p, <u32>freeSlots);
-  freeSlots = p;
-  count(Globals.SLOTS_USED, -1);
+  give(Globals.FREE_SLOTS, Globals.SLOTS_USED, p);
 }
 
 /** A page (its link word zeroed), or 0 when memory cannot grow. */
 export function takePage(): usize {
-  let p = freePages;
-  if (p != 0) freePages = <usize>load<u32>(p);
-  else if ((p = fromTop(Heap.PAGE)) == 0) return 0;
-  store<u32>(p, 0);
-  count(Globals.PAGES_USED, 1);
+  const p = take(Globals.FREE_PAGES, Globals.PAGES_USED, Heap.PAGE);
+  if (p != 0) store<u32>(p, 0);
   return p;
 }
-
 export function givePage(p: usize): void {
-  store<u32>(p, <u32>freePages);
-  freePages = p;
-  count(Globals.PAGES_USED, -1);
+  give(Globals.FREE_PAGES, Globals.PAGES_USED, p);
 }

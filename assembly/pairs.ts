@@ -127,27 +127,26 @@ export function discardCarry(st: usize, key: u32): void {
   freeCarry(c);
 }
 
-/** Frees the carries whose pairs were handed out (the TypeScript side copied them). */
-export function releaseDone(st: usize): void {
-  let c = <usize>load<u32>(st + State.DONE);
+/** Frees the carries of a list linked by Carry.NEXT from the word at `head`, and empties it. */
+function freeAll(head: usize): void {
+  let c = <usize>load<u32>(head);
   while (c != 0) {
     const next = <usize>load<u32>(c + Carry.NEXT);
     freeCarry(c);
     c = next;
   }
-  store<u32>(st + State.DONE, 0);
+  store<u32>(head, 0);
+}
+
+/** Frees the carries whose pairs were handed out (the TypeScript side copied them). */
+export function releaseDone(st: usize): void {
+  freeAll(st + State.DONE);
 }
 
 /** Frees every carry of a decoder that is going away. */
 export function releaseAll(st: usize): void {
-  releaseDone(st);
-  let c = <usize>load<u32>(st + State.CARRIES);
-  while (c != 0) {
-    const next = <usize>load<u32>(c + Carry.NEXT);
-    freeCarry(c);
-    c = next;
-  }
-  store<u32>(st + State.CARRIES, 0);
+  freeAll(st + State.DONE);
+  freeAll(st + State.CARRIES);
   store<u32>(st + State.HELD, 0);
 }
 
