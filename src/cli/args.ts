@@ -79,6 +79,15 @@ export function duration(p: Parsed, name: string, fallback: number, bareUnit: 'm
   return Math.round(Number(m[1]) * (unit === 's' ? 1000 : unit === 'm' ? 60_000 : 1));
 }
 
+/** A size flag in bytes: 512, 64k, 8m, 2g (powers of 1024, as nginx reads sizes), or `fallback` when absent. */
+export function size(p: Parsed, name: string, fallback: number): number {
+  const raw = one(p, name);
+  if (raw === undefined) return fallback;
+  const m = /^(\d+)([kmg])?$/i.exec(raw);
+  if (!m) throw new UsageError(`--${name} takes a size (512, 64k, 8m, 2g), got ${JSON.stringify(raw)}`);
+  return Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] ?? ' ').toLowerCase());
+}
+
 /** --param K=V flags as pairs (a value may contain '='). */
 export function pairsOf(p: Parsed, name: string): [string, string][] {
   return all(p, name).map((kv) => {

@@ -8,13 +8,14 @@ import { join, resolve } from 'node:path';
 import { createGateway } from '../client/gateway.js';
 import { serve } from '../server/server.js';
 import { exampleApp } from './example-app.js';
-import { all, count, one, parseArgs, UsageError } from './args.js';
+import { all, count, duration, flag, one, parseArgs, size, UsageError } from './args.js';
 import { forkWorkers, workerSettings } from './workers.js';
 import { Manager } from '../manager/manager.js';
 import { managerOptions, reportManager } from './spawn.js';
 
 export const PROXY_USAGE = `usage: fcgi proxy [--listen [HOST:]PORT] [--backend ADDR]... [--root DIR] [--index FILE]
-                  [--front-controller /index.php] [--pass-all] [--timeout MS] [--workers N] [--connections N]
+                  [--front-controller /index.php] [--pass-all] [--workers N] [--connections N]
+                  [timeouts, body and static-file options below]
                   [--spawn 'CMD ARGS' [--processes N | --min N --max N] [--env NAME[=VALUE]]...]
 
 An HTTP server that serves static files from --root and passes scripts (*.php) to the FastCGI
@@ -26,10 +27,24 @@ manager flags of \`fcgi spawn\` (--processes, --min/--max, --env, --watch, --res
 With neither it starts the built-in example app and passes every request to it.
 --workers N runs the gateway in N processes on the one port (like nginx's worker_processes; default
 1); --connections N bounds the connections to each backend, shared out among the workers (default 16).
-Default --listen 127.0.0.1:8080.`;
+Default --listen 127.0.0.1:8080.
+
+Timeouts (500, 500ms, 10s, 2m; each flag replaces only its own default):
+  --timeout T           the backend's reply: to its first byte and between bytes (60s, fastcgi_read_timeout)
+  --connect-timeout T   connecting to a backend (5s)
+  --total-timeout T     a whole backend request, waiting for a connection included (none)
+  --body-timeout T      between two reads of a request body read whole: 408 (60s, client_body_timeout)
+Request bodies are read whole before a backend is contacted (a slow upload holds no backend worker):
+  --max-body-size N     larger bodies get 413 (8m: PHP's post_max_size; sizes 512, 64k, 8m, 2g)
+  --body-in-memory N    kept in memory, the rest in an unlinked temp file (64k)
+  --temp-dir DIR        where those temp files go (the OS temp dir)
+  --no-request-buffering  stream bodies with a Content-Length through as they come instead
+Static files:
+  --dotfiles deny|allow     deny (default): /.env, /.git/... get 403 (/.well-known/ is served)
+  --symlinks inside|follow  inside (default): a link is followed only to a target inside --root`;
 
 export async function proxy(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['pass-all', 'json']);
+  const args = parseArgs(argv, ['pass-all', 'json', 'request-buffering']);
   const listen = one(args, 'listen') ?? '8080';
   const m = /^(?:(.+):)?(\d+)$/.exec(listen);
   if (!m) throw new UsageError(`--listen takes [HOST:]PORT, got ${listen}`);
@@ -73,7 +88,8 @@ export async function proxy(argv: string[]): Promise<number> {
     return 0;
   }
   const root = resolve(one(args, 'root') ?? process.cwd());
-  const timeout = Number(one(args, 'timeout') ?? 60_000);
+  const read = duration(args, 'timeout', 60_000);
+  const total = duration(args, 'total-timeout', 0);
   const gateway = createGateway({
     backends,
     documentRoot: root,
@@ -81,7 +97,18 @@ export async function proxy(argv: string[]): Promise<number> {
     frontController: one(args, 'front-controller'),
     // an app server (the example app, or --spawn without --root) gets every request
     passAll: (all(args, 'backend').length === 0 && (spawnCmd === undefined || one(args, 'root') === undefined)) || one(args, 'pass-all') === 'true',
-    client: { timeouts: { firstByte: timeout }, maxConnections: inWorker?.maxConnections ?? connections },
+    client: {
+      timeouts: { firstByte: read, idle: read, ...(total > 0 ? { total } : {}) },
+      connectTimeout: duration(args, 'connect-timeout', 5000),
+      maxConnections: inWorker?.maxConnections ?? connections,
+    },
+    requestBuffering: flag(args, 'request-buffering', true),
+    maxBodySize: size(args, 'max-body-size', 8 << 20),
+    bodyInMemory: size(args, 'body-in-memory', 64 << 10),
+    bodyTimeout: duration(args, 'body-timeout', 60_000),
+    tempDir: one(args, 'temp-dir'),
+    dotfiles: choice(args, 'dotfiles', ['deny', 'allow'] as const),
+    symlinks: choice(args, 'symlinks', ['inside', 'follow'] as const),
   });
   const server = createHttpServer(gateway);
   await new Promise<void>((r, reject) => {
@@ -97,6 +124,13 @@ export async function proxy(argv: string[]): Promise<number> {
   cleanup();
   if (inWorker) process.disconnect?.(); // the IPC channel to the primary would keep this process alive
   return 0;
+}
+
+/** A flag that takes one of `choices` (the first is the default). */
+function choice<T extends string>(args: ReturnType<typeof parseArgs>, name: string, choices: readonly T[]): T {
+  const value = one(args, name) ?? choices[0]!;
+  if (!choices.includes(value as T)) throw new UsageError(`--${name} takes ${choices.join(' or ')}, got ${JSON.stringify(value)}`);
+  return value as T;
 }
 
 function stopSignal(): Promise<void> {

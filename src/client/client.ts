@@ -12,13 +12,19 @@ import { Role } from '../codec/constants.js';
 import type { Pairs } from '../codec/encoder.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
 import { cgiParamsFor, type CgiParamsOptions } from './cgi-params.js';
-import { StreamedReply } from './streamed-reply.js';
+import { STDERR_KEPT, StreamedReply } from './streamed-reply.js';
 
 export type Body = Uint8Array | string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
 export interface ClientOptions extends PoolOptions {
-  /** Time limits in ms (0 = none): until the first reply byte, between reply bytes, for the whole request. */
+  /**
+   * Time limits in ms (0 = none): until the first reply byte (counted once the request, its body
+   * included, is sent), between reply bytes, for the whole request. firstByte and idle default to
+   * nginx's fastcgi_read_timeout, 60 s; total to none. Each one given replaces only its own default.
+   */
   timeouts?: { firstByte?: number; idle?: number; total?: number };
+  /** Most stdout bytes call() collects (REPLY_TOO_LARGE beyond; request() and fetch() stream instead). Default 64 MiB. */
+  maxCollectedReply?: number;
 }
 
 export interface RequestOptions {
@@ -39,15 +45,21 @@ export interface FcgiReply {
    * INCOMPLETE_HEADERS if stdout ended first, or with the request's failure. stdout still carries it.
    */
   head: Promise<CgiHead>;
-  /** What the app wrote to FCGI_STDERR, as it arrives. */
+  /**
+   * What the app wrote to FCGI_STDERR, as it arrives. Never paused: while its reader is 64 KiB behind
+   * (or it is not read), more stderr is dropped and counted in `done`'s stderrDropped.
+   */
   stderr: ReadableStream<Uint8Array>;
   /** END_REQUEST: resolves with the app status; rejects on failure, or a protocol status other than REQUEST_COMPLETE. */
-  done: Promise<{ appStatus: number }>;
+  done: Promise<{ appStatus: number; stderrDropped: number }>;
 }
 
 export interface CollectedReply {
   stdout: Uint8Array;
+  /** The first 64 KiB of what the app wrote to FCGI_STDERR (all of it reaches the 'stderr' event). */
   stderr: Uint8Array;
+  /** stderr bytes beyond the first 64 KiB, not kept. */
+  stderrDropped: number;
   appStatus: number;
 }
 
@@ -66,11 +78,14 @@ export interface ClientEvents {
 
 export class Client extends EventEmitter<ClientEvents> {
   readonly options: ClientOptions;
+  /** options.timeouts over the defaults. */
+  private readonly timeouts: Timeouts;
   private readonly pool: Pool;
 
   constructor(options: ClientOptions) {
     super();
     this.options = options;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.pool = new Pool(options);
   }
 
@@ -122,7 +137,7 @@ export class Client extends EventEmitter<ClientEvents> {
     let conn = this.pool.idle();
     let waited = 0;
     if (conn === null) {
-      const total = this.options.timeouts?.total;
+      const total = this.timeouts.total;
       const since = Date.now();
       const wait = { signal, within: total, timeout: () => new FastCGIError('TIMEOUT_TOTAL', `the FastCGI request took longer than ${total} ms (waiting for a connection)`) };
       conn = await this.pool.acquire(wait);
@@ -145,17 +160,34 @@ export class Client extends EventEmitter<ClientEvents> {
     return run.requestId;
   }
 
-  /** A whole reply: stdout, stderr and the app status (collected without streams: the fast path). */
+  /**
+   * A whole reply: stdout (at most maxCollectedReply bytes), the first 64 KiB of stderr and the app
+   * status (collected without streams: the fast path).
+   */
   async call(options: RequestOptions): Promise<CollectedReply> {
+    const maxStdout = this.options.maxCollectedReply ?? 64 << 20;
     for (let attempt = 0; ; attempt++) {
       try {
         return await new Promise<CollectedReply>((resolve, reject) => {
           const out: Uint8Array[] = [];
           const err: Uint8Array[] = [];
+          let outBytes = 0;
+          let errBytes = 0;
+          let flow: ReplyFlow | null = null;
           this.begin(options, attempt < this.replays, {
-            stdout: (c) => out.push(c),
-            stderr: (c) => err.push(c),
-            end: (appStatus) => resolve({ stdout: concatAll(out), stderr: concatAll(err), appStatus }),
+            started: (f) => void (flow = f),
+            stdout: (c) => {
+              outBytes += c.length;
+              if (outBytes <= maxStdout) return void out.push(c);
+              reject(new FastCGIError('REPLY_TOO_LARGE', `the app's reply passed ${maxStdout} bytes (maxCollectedReply); request() streams it instead`));
+              flow?.cancel();
+            },
+            stderr: (c) => {
+              const room = STDERR_KEPT - errBytes;
+              errBytes += c.length;
+              if (room > 0) err.push(room >= c.length ? c : c.subarray(0, room));
+            },
+            end: (appStatus) => resolve({ stdout: concatAll(out), stderr: concatAll(err), stderrDropped: Math.max(0, errBytes - STDERR_KEPT), appStatus }),
             fail: reject,
           }).catch(reject);
         });
@@ -194,6 +226,7 @@ export class Client extends EventEmitter<ClientEvents> {
       const params = { ...cgiParamsFor(request, length, options), ...options.params };
       const canReplay = replayable && replayed < this.replays;
       const reply = await this.open({ params, body, signal: options.signal ?? request.signal }, canReplay);
+      void reply.stderr.cancel(); // a Response has no stderr: it reaches the 'stderr' event only, and nothing keeps it
       const started = await this.readHead(reply).catch((e: unknown) => {
         if (e instanceof RetryError && canReplay) return null;
         throw e instanceof RetryError ? e.cause : e;
@@ -288,7 +321,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Starts a request on `conn`; its reply goes to `sink`. */
   private start(conn: PooledConnection, options: RequestOptions, retry: Retry, sink: ReplySink, waited: number): RequestRun {
-    const run = new RequestRun(conn, options, this.options.timeouts ?? NO_TIMEOUTS, retry, sink, this);
+    const run = new RequestRun(conn, options, this.timeouts, retry, sink, this);
     // BEGIN, PARAMS and a body already in hand (with its STDIN end) leave in one write, as nginx does:
     // fcgi2 answers a GET before reading STDIN, and a STDIN end arriving after its answer is read as a
     // stray record that makes it drop the kept connection. A streamed body (or a filter's DATA) follows.
@@ -340,7 +373,9 @@ function concatAll(parts: Uint8Array[]): Uint8Array {
 }
 
 const utf8 = new TextEncoder();
-const NO_TIMEOUTS = {};
+type Timeouts = NonNullable<ClientOptions['timeouts']>;
+/** nginx's fastcgi_read_timeout: 60 s to the first reply byte and between reply bytes. */
+const DEFAULT_TIMEOUTS: Timeouts = { firstByte: 60_000, idle: 60_000 };
 const EMPTY = new Uint8Array(0);
 
 /** Whether a body is all in hand (none, a string or bytes): it can be sent again. */

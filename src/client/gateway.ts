@@ -1,20 +1,23 @@
 // The HTTP gateway: what nginx's fastcgi_pass does, as a node:http request handler (usable as Express /
-// Connect middleware). Static files come from the document root; scripts (*.php by default) go to the
-// FastCGI backends, balanced over the healthy ones with failover; backend failures become 502 and
-// timeouts 504, each with the typed error in the log.
+// Connect middleware). Static files come from the document root (document-root.ts); scripts (*.php by
+// default) go to the FastCGI backends, balanced over the healthy ones with failover; backend failures
+// become 502 and timeouts 504, each with the typed error in the log. A request body is read whole
+// before a backend is contacted (request-body.ts), as nginx does by default, unless requestBuffering
+// is off.
 //
 // Security, as the classic nginx + php-fpm mistakes taught: the script must be an existing file inside
 // the document root after decoding and normalising the path (no '..', no encoded traversal, no NUL);
 // a non-script file is never handed to the backend through a trailing path ('/uploads/a.jpg/x.php');
 // no HTTP_PROXY from a 'Proxy' header (httpoxy); CONTENT_LENGTH is the bytes actually sent; header
-// lines from the backend with CR or invalid names are refused.
+// lines from the backend with CR or invalid names are refused; dot files and symbolic links that leave
+// the root are refused (document-root.ts).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { extname } from 'node:path';
-import { Client, bufferBody, type Body, type ClientOptions, type ReplyFlow, type ReplySink } from './client.js';
-import { cgiParams, safePath, splitScript, type UrlParts } from './cgi-params.js';
+import { tmpdir } from 'node:os';
+import { Client, type Body, type ClientOptions, type ReplyFlow, type ReplySink } from './client.js';
+import { cgiParams, safePath, type UrlParts } from './cgi-params.js';
+import { DocumentRoot, serveFile, type DocumentRootOptions } from './document-root.js';
+import { readBody, tooLarge } from './request-body.js';
 import { reachable } from './connect.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
 import { concatBytes } from '../codec/bytes.js';
@@ -33,12 +36,13 @@ export interface GatewayOptions {
   frontController?: string;
   /** Serve non-script files from the document root (default true). */
   staticFiles?: boolean;
+  /** Dot files and directories: 'deny' (default: 403, but /.well-known/) or 'allow'. */
+  dotfiles?: DocumentRootOptions['dotfiles'];
+  /** Symbolic links: 'inside' (default: followed only to a target inside the root, else 403) or 'follow'. */
+  symlinks?: DocumentRootOptions['symlinks'];
   /** Send every request to the backend (an application server rather than a PHP docroot). */
   passAll?: boolean;
-  /**
-   * Options for each backend's Client (pool size, timeouts...). Timeouts default to nginx's: 60 s for
-   * the first byte of the reply (counted once the request is sent) and 60 s between reply bytes.
-   */
+  /** Options for each backend's Client (pool size, timeouts: nginx's 60 s by default, each one given replacing only its own). */
   client?: Omit<ClientOptions, 'address'>;
   /**
    * How often a backend marked down (it refused or timed out a connection) is checked, ms: a connection
@@ -50,18 +54,24 @@ export interface GatewayOptions {
   log?: (message: string) => void;
   /** How long a file lookup is remembered, ms, as nginx's open_file_cache (default 1000; 0 = never). */
   fileCacheTime?: number;
-  /** A body without Content-Length is buffered to learn its length: at most this many bytes (413 beyond). Default 64 MiB. */
-  maxBufferedBody?: number;
+  /**
+   * Read each request body whole before contacting a backend, as nginx does by default, so that a slow
+   * upload never holds a backend worker (default true). false streams bodies with a Content-Length
+   * through as they come (nginx's fastcgi_request_buffering off); a function decides per request. A
+   * body without Content-Length (chunked) is always read whole: CONTENT_LENGTH must be its length.
+   */
+  requestBuffering?: boolean | ((req: IncomingMessage) => boolean);
+  /** Most bytes in a request body; more is answered 413. Default 8 MiB (PHP's own post_max_size). */
+  maxBodySize?: number;
+  /** Bytes of a body being read whole kept in memory; the rest goes to a temp file. Default 64 KiB. */
+  bodyInMemory?: number;
+  /** Most ms between two reads of a body being read whole; longer is answered 408. Default 60000, as nginx's client_body_timeout. */
+  bodyTimeout?: number;
+  /** Where bodies past bodyInMemory are written (each file unlinked as soon as it is open). Default the OS temp dir. */
+  tempDir?: string;
 }
 
 export type GatewayHandler = ((req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void) & { close(): void };
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.htm': 'text/html; charset=utf-8', '.txt': 'text/plain; charset=utf-8', '.css': 'text/css',
-  '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
-  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp', '.ico': 'image/x-icon', '.wasm': 'application/wasm',
-  '.pdf': 'application/pdf', '.xml': 'application/xml',
-};
 
 interface Backend {
   address: string;
@@ -79,25 +89,27 @@ export function statusForError(err: unknown): number {
   if (code === 'OVERLOADED' || code === 'CANT_MPX_CONN') return 503;
   if (code === 'BAD_PATH') return 400;
   if (code === 'BODY_TOO_LARGE') return 413;
+  if (code === 'BODY_TIMEOUT') return 408;
   return 502;
 }
 
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+
 export function createGateway(options: GatewayOptions): GatewayHandler {
-  const root = options.documentRoot.replace(/\/+$/, '');
-  const scriptPattern = options.scriptPattern ?? /\.php$/;
+  const docroot = new DocumentRoot({ ...options, root: options.documentRoot });
+  const root = docroot.root;
   const log = options.log ?? ((m) => console.error(m));
   const backends: Backend[] = (Array.isArray(options.backends) ? options.backends : [options.backends]).map((address) => ({
     address,
-    client: new Client({ ...options.client, address, timeouts: options.client?.timeouts ?? DEFAULT_TIMEOUTS }),
+    client: new Client({ ...options.client, address }),
     down: false,
     check: null,
     checking: false,
   }));
   let next = 0;
   let closed = false;
-  const lookup = statCache(options.fileCacheTime ?? 1000);
-  // where the script ends in a path ('/a.php/x' -> '/a.php', '/x'), with the pattern's own flags (/i...)
-  const scriptSplitter = new RegExp(`^(.+?${scriptPattern.source.replace(/\$$/, '')})(/.*)?$`, scriptPattern.flags.replace(/[gy]/g, ''));
+  const maxBodySize = options.maxBodySize ?? 8 << 20;
+  const bodyLimits = { maxSize: maxBodySize, inMemory: options.bodyInMemory ?? 64 * 1024, timeout: options.bodyTimeout ?? 60_000, tempDir: options.tempDir ?? tmpdir() };
 
   /** Healthy backends in round-robin order (all of them, if none is: try anyway rather than refuse). */
   function candidates(): Backend[] {
@@ -130,47 +142,50 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     backend.check.unref?.();
   }
 
-  async function resolve(path: string): Promise<{ kind: 'script'; script: string; pathInfo: string } | { kind: 'file'; file: string; size: number; mtime: Date } | { kind: 'redirect'; location: string } | null> {
-    if (path.endsWith('/')) {
-      const index = path + (options.index ?? 'index.php');
-      if ((await lookup(root + index))?.isFile()) return scriptPattern.test(index) ? { kind: 'script', script: index, pathInfo: '' } : fileAt(index);
-    }
-    const [script, pathInfo] = splitScript(path, scriptSplitter);
-    if (scriptPattern.test(script)) {
-      // only an existing script file runs: '/uploads/a.jpg/x.php' names no file, so nothing runs
-      if ((await lookup(root + script))?.isFile()) return { kind: 'script', script, pathInfo };
-    } else if (options.staticFiles !== false) {
-      const s = await lookup(root + path);
-      if (s?.isFile()) return { kind: 'file', file: root + path, size: s.size, mtime: s.mtime };
-      if (s?.isDirectory() && !path.endsWith('/')) return { kind: 'redirect', location: `${path}/` };
-    }
-    if (options.frontController && (await lookup(root + options.frontController))?.isFile()) return { kind: 'script', script: options.frontController, pathInfo: '' };
-    return null;
+  /** What a path names: a script (or every path, with passAll), a file, a redirect, 403, or nothing. */
+  function resolve(path: string) {
+    return options.passAll ? Promise.resolve({ kind: 'script' as const, script: '', pathInfo: path }) : docroot.resolve(path);
   }
-  async function fileAt(path: string) {
-    const s = (await lookup(root + path))!;
-    return { kind: 'file' as const, file: root + path, size: s.size, mtime: s.mtime };
+
+  /**
+   * The request's body for the backend: none, read whole (in memory or a temp file: its length is then
+   * exact), or req itself streaming through (a Content-Length body with requestBuffering off; node's
+   * parser holds it to that length).
+   */
+  async function requestBody(req: IncomingMessage): Promise<{ body: Body | undefined; length: number; declared: boolean; release(): void }> {
+    const declared = rawHeader(req.rawHeaders, 'content-length');
+    const chunked = declared === undefined && rawHeader(req.rawHeaders, 'transfer-encoding') !== undefined;
+    if (declared !== undefined && Number(declared) > maxBodySize) throw tooLarge(maxBodySize);
+    const none = { body: undefined, length: 0, declared: declared !== undefined, release() {} };
+    if (!chunked && (declared === undefined || declared === '0')) return none;
+    const buffering = typeof options.requestBuffering === 'function' ? options.requestBuffering(req) : options.requestBuffering !== false;
+    if (!chunked && !buffering) return { ...none, body: req, length: Number(declared) };
+    return { ...(await readBody(req, bodyLimits)), declared: true };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, nextFn?: (err?: unknown) => void): Promise<void> {
     const url = requestUrl(req);
-    const path = safePath(url.pathname);
-    const target = options.passAll ? { kind: 'script' as const, script: '', pathInfo: path } : await resolve(path);
+    const target = await resolve(safePath(url.pathname));
     if (target === null) return nextFn ? nextFn() : plain(res, 404, 'Not Found\n'); // as middleware, what is not ours goes on
+    if (target.kind === 'forbidden') return plain(res, 403, 'Forbidden\n');
     if (target.kind === 'redirect') return moved(res, target.location + url.search);
     if (target.kind === 'file') return serveFile(req, res, target);
+    const held = await requestBody(req);
+    try {
+      await dispatch(req, res, url, target, held);
+    } finally {
+      held.release();
+    }
+  }
 
-    // A body with Content-Length streams through (node's parser holds it to that length); one without
-    // is buffered so that CONTENT_LENGTH is the bytes sent.
-    const declared = rawHeader(req.rawHeaders, 'content-length');
-    const chunked = declared === undefined && rawHeader(req.rawHeaders, 'transfer-encoding') !== undefined;
-    const body: Body | undefined = chunked ? await bufferBody(req, options.maxBufferedBody ?? 64 << 20) : declared !== undefined && declared !== '0' ? req : undefined;
-    const length = body instanceof Uint8Array ? body.length : Number(declared ?? 0);
+  /** Sends a script request to a backend, and follows its local redirects (RFC 3875 6.2.2), at most 10. */
+  async function dispatch(req: IncomingMessage, res: ServerResponse, url: UrlParts, target: { script: string; pathInfo: string }, held: { body: Body | undefined; length: number; declared: boolean }): Promise<void> {
+    const { body, length } = held;
     let method = req.method ?? 'GET';
     let current: UrlParts = url;
     let script = target;
     for (let hops = 0; ; hops++) {
-      const params = cgiParams({ url: current, method, rawHeaders: req.rawHeaders, hasBody: body !== undefined || chunked || declared !== undefined }, hops === 0 ? length : 0, {
+      const params = cgiParams({ url: current, method, rawHeaders: req.rawHeaders, hasBody: body !== undefined || held.declared }, hops === 0 ? length : 0, {
         documentRoot: root,
         scriptFilename: options.passAll ? root : root + script.script,
         script: { name: script.script, pathInfo: script.pathInfo },
@@ -185,8 +200,9 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       if (hops >= 10) throw new FastCGIError('REDIRECT_LOOP', 'more than 10 local redirects');
       current = new URL(redirect, `${current.protocol}//${current.hostname}${current.port ? `:${current.port}` : ''}${current.pathname}`);
       method = 'GET';
-      const next = options.passAll ? { kind: 'script' as const, script: '', pathInfo: safePath(current.pathname) } : await resolve(safePath(current.pathname));
+      const next = await resolve(safePath(current.pathname));
       if (next === null) return plain(res, 404, 'Not Found\n');
+      if (next.kind === 'forbidden') return plain(res, 403, 'Forbidden\n');
       if (next.kind === 'file') return serveFile(req, res, next, true);
       if (next.kind === 'redirect') return moved(res, next.location + current.search);
       script = next;
@@ -218,12 +234,16 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   const handler = ((req, res, nextFn) => {
     handle(req, res, nextFn).catch((err: unknown) => {
       if (res.headersSent) {
+        // the status has gone: the client sees the reply cut short, the log says why
+        log(`fcgi-wasm gateway: ${req.method} ${req.url} -> cut after the head: ${explain(err)}`);
         res.destroy(err instanceof Error ? err : undefined);
         return;
       }
       const status = statusForError(err);
-      log(`fcgi-wasm gateway: ${req.method} ${req.url} -> ${status}: ${err instanceof Error ? err.message : String(err)}`);
-      plain(res, status, `${status === 504 ? 'Gateway Timeout' : status === 503 ? 'Service Unavailable' : status === 400 ? 'Bad Request' : status === 413 ? 'Payload Too Large' : 'Bad Gateway'}\n`);
+      log(`fcgi-wasm gateway: ${req.method} ${req.url} -> ${status}: ${explain(err)}`);
+      // a body refused or cut short by a timeout was not read to its end: the connection cannot carry another request
+      if (status === 408 || status === 413) res.shouldKeepAlive = false;
+      plain(res, status, `${STATUS_TEXT[status] ?? 'Bad Gateway'}\n`);
     });
   }) as GatewayHandler;
   handler.close = () => {
@@ -380,30 +400,15 @@ function finishReply(res: ServerResponse, cgiHead: CgiHead, wroteHead: boolean, 
   else res.end(bodyBytes);
 }
 
-/** nginx's defaults: fastcgi_read_timeout 60 s, before the first reply byte and between reply bytes. */
-const DEFAULT_TIMEOUTS = { firstByte: 60_000, idle: 60_000 };
+/** An error for the log: its typed code first, when it has one. */
+function explain(err: unknown): string {
+  if (err instanceof FastCGIError) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** node:http refused to send the app's head (writeHead threw): a typed error, answered with 502. */
 function refusedHead(err: unknown): FastCGIError {
   return new FastCGIError('BAD_CGI_HEADER', `the app's response head cannot be sent: ${err instanceof Error ? err.message : String(err)}`);
-}
-
-type FileInfo = { isFile(): boolean; isDirectory(): boolean; size: number; mtime: Date } | null;
-
-/** stat() with results (found or not) remembered for `ttl` ms, at most 10,000 of them. */
-function statCache(ttl: number): (path: string) => Promise<FileInfo> {
-  const cache = new Map<string, { at: number; info: Promise<FileInfo> }>();
-  return (path) => {
-    const now = Date.now();
-    const hit = cache.get(path);
-    if (hit && now - hit.at < ttl) return hit.info;
-    const info = stat(path).catch(() => null);
-    if (ttl > 0) {
-      if (cache.size >= 10_000) cache.clear();
-      cache.set(path, { at: now, info });
-    }
-    return info;
-  };
 }
 
 /**
@@ -443,17 +448,3 @@ function plain(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
-
-/** A file from the document root; `asGet`: the target of a local redirect (RFC 3875 6.2.2), never a 304 for the original URL's If-Modified-Since. */
-function serveFile(req: IncomingMessage, res: ServerResponse, f: { file: string; size: number; mtime: Date }, asGet = false): void {
-  const modified = f.mtime.toUTCString();
-  if (!asGet && req.headers['if-modified-since'] === modified) {
-    res.writeHead(304);
-    return void res.end();
-  }
-  res.writeHead(200, { 'Content-Type': MIME[extname(f.file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': f.size, 'Last-Modified': modified });
-  if (req.method === 'HEAD') return void res.end();
-  createReadStream(f.file).on('error', (e) => res.destroy(e)).pipe(res);
-}
-
-

@@ -181,7 +181,7 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
   const method = (params.get('REQUEST_METHOD') ?? 'GET').toUpperCase();
   // GET and HEAD carry no body: no stream to build (a web stream is costly to create)
   const body = NO_BODY_METHODS.has(method) ? null : bodyStream(() => conn.relieve(id));
-  const data = info.role === Role.FILTER ? bodyStream(() => {}) : null;
+  const data = info.role === Role.FILTER ? bodyStream(() => conn.relieve(id)) : null;
   let dataBytes = 0;
 
   const fetchInfo = new RequestInfo(
@@ -247,7 +247,7 @@ export function startFetchRequest(conn: RequestChannel, info: ServerRequestInfo,
       if (chunk.length > 0) dataBytes += chunk.length;
       const mismatch = chunk.length === 0 ? dataLengthMismatch(params, dataBytes) : null;
       if (mismatch) data.error(mismatch);
-      else data.push(chunk);
+      else if (data.push(chunk) > conn.maxBodyBuffer) conn.congest(id);
     },
     abort() {
       if (ended) return;

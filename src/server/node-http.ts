@@ -257,7 +257,7 @@ export function startNodeRequest(conn: RequestChannel, info: ServerRequestInfo, 
   const fcgi = new RequestContext(id, info.role, params, (chunk) => {
     if (!ended) conn.stderr(id, chunk);
   });
-  if (info.role === Role.FILTER) fcgi.data = new Readable({ read() {} });
+  if (info.role === Role.FILTER) fcgi.data = new Readable({ read: () => conn.relieve(id) });
   let dataBytes = 0;
   req.fcgi = fcgi;
 
@@ -312,6 +312,7 @@ export function startNodeRequest(conn: RequestChannel, info: ServerRequestInfo, 
       if (chunk.length > 0) {
         dataBytes += chunk.length;
         stream.push(chunk);
+        if (stream.readableLength > conn.maxBodyBuffer) conn.congest(id);
         return;
       }
       const mismatch = dataLengthMismatch(params, dataBytes);

@@ -13,8 +13,19 @@ import { runCgi } from './cgi.js';
 import type { ServerRequestInfo } from '../protocol/server-connection.js';
 
 export interface ServerOptions extends SocketConnectionOptions {
-  /** Connections at once; past this every request on a new connection gets OVERLOADED. Default 1024. */
+  /**
+   * Connections at once. A connection that comes when all are open takes the place of the one idle
+   * longest (no request started on it), as nginx reuses its keep-alive connections; when none is idle,
+   * its requests get OVERLOADED. Default 1024.
+   */
   maxConnections?: number;
+  /**
+   * Most milliseconds a connection may take to send a request head (BEGIN_REQUEST through the end of
+   * its PARAMS): counted from the connection's accept for its first request, and while any head is
+   * incomplete. A web server sends a head in one write; a peer that does not is closed. 0 = never.
+   * Default 10000.
+   */
+  handshakeTimeout?: number;
   /** Peers allowed to connect over TCP; default: $FCGI_WEB_SERVER_ADDRS (comma-separated), else anyone. */
   webServerAddrs?: string[];
   /** Unix socket file mode, e.g. 0o660. */
@@ -54,6 +65,8 @@ export class FcgiServer extends EventEmitter {
   private unixPath: string | null = null;
   private watched: { file: string; mtime: number } | null = null;
   private readonly log: (message: string) => void;
+  /** Checks every connection's request heads against handshakeTimeout while there are connections. */
+  private sweep: ReturnType<typeof setInterval> | null = null;
   /** Requests served since start (for process managers and tests). */
   requestsServed = 0;
   /** What every connection is given: one object for all, so that accepting a connection makes little. */
@@ -73,6 +86,10 @@ export class FcgiServer extends EventEmitter {
     },
     closed: (conn) => {
       this.connections.delete(conn);
+      if (this.connections.size === 0 && this.sweep !== null) {
+        clearInterval(this.sweep);
+        this.sweep = null;
+      }
       if (this.closing && this.connections.size === 0) this.emit('drained');
     },
   };
@@ -86,7 +103,8 @@ export class FcgiServer extends EventEmitter {
     this.log = options.log ?? ((m) => console.error(m));
     const addrs = options.webServerAddrs ?? (process.env.FCGI_WEB_SERVER_ADDRS ? process.env.FCGI_WEB_SERVER_ADDRS.split(',') : null);
     this.allowed = addrs ? new Set(addrs.map((a) => normalizeAddress(a.trim())).filter((a) => a !== '')) : null;
-    this.net = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
+    // allowHalfOpen: a web server may send its whole request and then shut its side (FIN); the reply still goes out
+    this.net = createNetServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (socket) => this.accept(socket));
     this.net.on('error', (err) => this.emit('error', err));
     this.net.on('listening', () => this.emit('listening'));
     if (options.restartOnChange) {
@@ -169,8 +187,43 @@ export class FcgiServer extends EventEmitter {
       socket.destroy();
       return;
     }
+    if (this.connections.size >= this.connectionOptions.maxConnections) this.evictIdle();
     this.connections.add(new SocketConnection(socket, this.connectionEvents, this.connectionOptions));
+    if (this.sweep === null && this.handshakeTimeout > 0) {
+      this.sweep = setInterval(() => this.closeStalled(), Math.min(1000, Math.max(10, this.handshakeTimeout / 4)));
+      this.sweep.unref();
+    }
     this.emit('connection', socket);
+  }
+
+  private get handshakeTimeout(): number {
+    return this.options.handshakeTimeout ?? 10_000;
+  }
+
+  /**
+   * All connections are open: the one idle longest is closed to make room. Idle: no request started on
+   * it (a request whose head is still incomplete has run nothing, and a peer that keeps heads
+   * incomplete must not hold its place: the slow-loris attack).
+   */
+  private evictIdle(): void {
+    let oldest: SocketConnection | null = null;
+    for (const c of this.connections) if (c.protocol.startedRequests === 0 && (oldest === null || c.idleSince < oldest.idleSince)) oldest = c;
+    if (oldest === null) return; // all are busy: the new connection's requests get OVERLOADED
+    this.connections.delete(oldest); // counted out now: its 'close' comes later
+    oldest.socket.destroy();
+  }
+
+  /** Closes the connections whose peer has stalled on a request head for longer than handshakeTimeout. */
+  private closeStalled(): void {
+    const now = Date.now();
+    let closed = 0;
+    for (const c of this.connections) {
+      if (!c.headStalled(now, this.handshakeTimeout)) continue;
+      closed++;
+      c.socket.destroy();
+    }
+    // one line per sweep, not per connection: a flood of stalled connections must not flood the log too
+    if (closed > 0) this.log(`fcgi-wasm: HANDSHAKE_TIMEOUT: closed ${closed} connection(s) that sent no complete request head within ${this.handshakeTimeout} ms`);
   }
 
   private afterRequests(conn: SocketConnection): void {

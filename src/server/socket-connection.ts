@@ -1,5 +1,6 @@
 // One accepted socket driving one ServerConnection: bytes in, writes out (coalesced per tick, so the
-// tail of a response and its END_REQUEST leave in one writev), per-request flow control, idle timeout.
+// tail of a response and its END_REQUEST leave in one writev), per-request flow control, idle timeout,
+// and what the server's sweep and eviction read (how long it has been idle, whether its heads stall).
 
 import type { Socket } from 'node:net';
 import { ServerConnection, type ServerConnectionHandler, type ServerConnectionOptions, type ServerRequestInfo } from '../protocol/server-connection.js';
@@ -31,8 +32,6 @@ export interface RequestChannel {
 export interface SocketConnectionOptions extends ServerConnectionOptions {
   /** Close a connection with no open request after this many ms (0 = never). Default 0. */
   idleTimeout?: number;
-  /** Body bytes one request may buffer unread before the socket is paused. Default 1 MiB. */
-  maxBodyBuffer?: number;
 }
 
 export interface SocketConnectionEvents {
@@ -49,6 +48,14 @@ export interface SocketConnectionEvents {
 function ignoreError(): void {}
 
 /**
+ * Bytes of output waiting for the peer to read before we stop reading its input. Responses are paced by
+ * their writers (needDrain, at 16 KiB); what the protocol answers by itself (GET_VALUES, OVERLOADED,
+ * an ABORT's END_REQUEST) is not, so a peer that sends such records and never reads the answers must
+ * be stopped here, or our write queue grows without end.
+ */
+const MAX_UNSENT = 1 << 20;
+
+/**
  * Made once per connection, so it makes little: it is the protocol's handler itself, the server's
  * events and options are shared by all its connections, and what is rarely needed is made on first use.
  */
@@ -59,6 +66,15 @@ export class SocketConnection implements RequestChannel, ServerConnectionHandler
   private readonly sinks = new Map<number, RequestSink>();
   /** Requests whose unread body is over maxBodyBuffer: the socket stays paused while any is. */
   private congested: Set<number> | null = null;
+  /** The protocol's queued requests hold all they may (ServerConnection.holdInput): paused too. */
+  private held = false;
+  /** More than MAX_UNSENT bytes wait to be sent: paused until they drain. */
+  private backedUp = false;
+  /** When it last had no request open (Date.now()): since it was accepted, or since its last request ended. */
+  idleSince = Date.now();
+  /** For headStalled(): since when its heads have made no progress, and how many were done then. */
+  private headSince = this.idleSince;
+  private headsSeen = 0;
   readonly maxBodyBuffer: number;
   private readonly idleTimeout: number;
   private corked = false;
@@ -74,7 +90,13 @@ export class SocketConnection implements RequestChannel, ServerConnectionHandler
     this.protocol = new ServerConnection(this, options);
     const onData = (chunk: Buffer): void => this.protocol.receive(chunk);
     const onEnd = (): void => this.protocol.receiveEnd();
-    const onDrain = (): void => this.releaseDrainWaiters();
+    const onDrain = (): void => {
+      if (this.backedUp) {
+        this.backedUp = false;
+        this.resumeIfFree();
+      }
+      this.releaseDrainWaiters();
+    };
     const onClose = (): void => {
       const sinks = this.sinks;
       if (sinks.size > 0) {
@@ -129,8 +151,28 @@ export class SocketConnection implements RequestChannel, ServerConnectionHandler
     this.sinks.delete(id);
     this.congested?.delete(id);
     this.protocol.end(id, appStatus, last);
+    if (this.protocol.openRequests === 0) this.idleSince = Date.now();
     this.resumeIfFree();
     this.events.requestEnded(this);
+  }
+
+  /**
+   * For the server's sweep: true when the peer has sent no request head (BEGIN_REQUEST through the end
+   * of its PARAMS) since it connected, or left one incomplete, for longer than `timeout` ms with no head
+   * completed meanwhile.
+   */
+  headStalled(now: number, timeout: number): boolean {
+    const heads = this.protocol.heads;
+    if (!heads.waiting) {
+      this.headSince = 0;
+      return false;
+    }
+    if (this.headSince === 0 || heads.done !== this.headsSeen) {
+      this.headSince = now;
+      this.headsSeen = heads.done;
+      return false;
+    }
+    return now - this.headSince > timeout;
   }
 
   /** A request's unread body grew past maxBodyBuffer: stop reading until it is read. */
@@ -143,7 +185,12 @@ export class SocketConnection implements RequestChannel, ServerConnectionHandler
     if (this.congested?.delete(id)) this.resumeIfFree();
   }
   private resumeIfFree(): void {
-    if ((this.congested === null || this.congested.size === 0) && this.socket.isPaused()) this.socket.resume();
+    if (!this.held && !this.backedUp && (this.congested === null || this.congested.size === 0) && this.socket.isPaused()) this.socket.resume();
+  }
+  holdInput(hold: boolean): void {
+    this.held = hold;
+    if (hold) this.socket.pause();
+    else this.resumeIfFree();
   }
 
   // ---- ServerConnectionHandler: what the protocol asks of the socket and the server
@@ -162,6 +209,10 @@ export class SocketConnection implements RequestChannel, ServerConnectionHandler
       });
     }
     for (const p of parts) socket.write(p);
+    if (socket.writableLength > MAX_UNSENT && !this.backedUp) {
+      this.backedUp = true;
+      socket.pause();
+    }
   }
   close(error?: FastCGIProtocolError): void {
     const socket = this.socket;

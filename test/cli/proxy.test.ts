@@ -56,11 +56,11 @@ describe('fcgi proxy', () => {
     }
   });
 
-  it('streams a 1 GiB upload to php-fpm with the gateway under 100 MB of RSS', async () => {
+  it('streams a 1 GiB upload to php-fpm (--no-request-buffering) with the gateway under 100 MB of RSS', async () => {
     // PHP reads php://input as it comes only without its own POST parsing (which would buffer the body)
     const php = await startPhpFpm({ children: 1, ini: { enable_post_data_reading: '0' } });
     try {
-      const { base, child } = await startProxy(['--backend', php.address, '--root', DOCROOT]);
+      const { base, child } = await startProxy(['--backend', php.address, '--root', DOCROOT, '--no-request-buffering', '--max-body-size', '2g']);
       const chunk = Buffer.alloc(1 << 20);
       for (let i = 0; i < chunk.length; i += 997) chunk[i] = i & 255;
       const total = 1024;

@@ -717,3 +717,74 @@ describe('Client streams, aborts and timeouts', () => {
     dropper.close();
   });
 });
+
+describe('Client bounds on what an app can make it hold', () => {
+  /** Our server as an app that writes `stderrBytes` of stderr (in 16 KiB writes), then answers `body`. */
+  async function noisyApp(stderrBytes: number, body = 'done'): Promise<{ address: string; close(): Promise<void> }> {
+    const server = createServer((req, res) => {
+      const line = Buffer.alloc(16 * 1024, 'e');
+      let left = stderrBytes;
+      const more = (): void => {
+        while (left > 0) {
+          left -= line.length;
+          if (!req.fcgi.stderr.write(line)) return void req.fcgi.stderr.once('drain', more);
+        }
+        res.end(body);
+      };
+      more();
+    });
+    await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+    return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, close: () => new Promise((r) => server.close(() => r())) };
+  }
+
+  it("call() keeps the first 64 KiB of stderr and counts the rest; the 'stderr' event sees every byte", async () => {
+    const app = await noisyApp(1 << 20);
+    const c = new Client({ address: app.address });
+    let seen = 0;
+    c.on('stderr', (chunk) => (seen += chunk.length));
+    const r = await c.call({ params: { REQUEST_URI: '/' } });
+    expect(text(r.stdout)).toMatch(/done$/);
+    expect(r.stderr.length).toBe(64 * 1024);
+    expect(r.stderrDropped).toBe((1 << 20) - 64 * 1024);
+    expect(seen).toBe(1 << 20);
+    c.close();
+    await app.close();
+  });
+
+  it('request(): stderr nobody reads never holds the reply back, and what it drops is counted', async () => {
+    const app = await noisyApp(2 << 20, 'the body');
+    const c = new Client({ address: app.address });
+    const reply = await c.request({ params: { REQUEST_URI: '/' } });
+    expect(text(new Uint8Array(await new Response(reply.stdout).arrayBuffer()))).toMatch(/the body$/);
+    const { stderrDropped } = await reply.done;
+    expect(stderrDropped).toBe((2 << 20) - 64 * 1024);
+    let kept = 0;
+    for await (const chunk of reply.stderr) kept += chunk.length;
+    expect(kept).toBe(64 * 1024);
+    c.close();
+    await app.close();
+  });
+
+  it("fetch(): stderr reaches the 'stderr' event only, and the Response comes whole", async () => {
+    const app = await noisyApp(4 << 20, 'fetched');
+    const c = new Client({ address: app.address });
+    let seen = 0;
+    c.on('stderr', (chunk) => (seen += chunk.length));
+    const res = await c.fetch('http://site.test/', { documentRoot: '/srv' });
+    expect(await res.text()).toBe('fetched');
+    expect(seen).toBe(4 << 20);
+    c.close();
+    await app.close();
+  });
+
+  it('call() fails with REPLY_TOO_LARGE past maxCollectedReply, and the client goes on', async () => {
+    const big = 'x'.repeat(300_000);
+    const server = createServer((req, res) => res.end(req.url === '/big' ? big : 'small'));
+    await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+    const c = new Client({ address: `127.0.0.1:${(server.address() as { port: number }).port}`, maxCollectedReply: 100_000 });
+    await expect(c.call({ params: { REQUEST_URI: '/big' } })).rejects.toMatchObject({ code: 'REPLY_TOO_LARGE' });
+    expect(text((await c.call({ params: { REQUEST_URI: '/small' } })).stdout)).toMatch(/small$/);
+    c.close();
+    await new Promise((r) => server.close(r));
+  });
+});

@@ -5,6 +5,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createGateway, createServer, Encoder, FastCGIError, RecordType, statusForError, type GatewayHandler } from '../../src/index.js';
 import { cgiParams } from '../../src/client/cgi-params.js';
 import { startPhpFpm, type PhpFpm } from '../peers/php-fpm.js';
@@ -250,7 +254,8 @@ describe('gateway', () => {
       req.on('end', () => res.end(`got ${bytesSeen}`));
     });
     await new Promise<void>((r) => app.listen({ port: 0, host: '127.0.0.1' }, () => r()));
-    const base = await gateway({ backends: `127.0.0.1:${(app.address() as { port: number }).port}`, passAll: true });
+    // streamed through (requestBuffering off), so the app sees the upload as it comes
+    const base = await gateway({ backends: `127.0.0.1:${(app.address() as { port: number }).port}`, passAll: true, requestBuffering: false, maxBodySize: 64 << 20 });
     const req = httpRequest(`${base}/upload`, { method: 'POST', headers: { 'content-length': 10 << 20 } });
     req.on('error', () => {});
     req.write(Buffer.alloc(256 * 1024));
@@ -345,5 +350,169 @@ describe('gateway', () => {
       const length = (r: Response) => r.headers.get('content-length');
       if (length(ours) !== null && length(theirs) !== null) expect(length(ours), path).toBe(length(theirs));
     }
+  });
+});
+
+describe('gateway: request bodies are read whole before a backend is contacted', () => {
+  /** Our server as a backend that reports each request's CONTENT_LENGTH and the body bytes it got, and counts connections. */
+  async function recordingApp(): Promise<{ address: string; connections: () => number; close(): Promise<void> }> {
+    let connections = 0;
+    const app = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.end(`${req.fcgi.params.get('CONTENT_LENGTH')} ${Buffer.concat(chunks).length} ${createHash('md5').update(Buffer.concat(chunks)).digest('hex')}`));
+    });
+    app.on('connection', () => connections++);
+    await new Promise<void>((r) => app.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+    return { address: `127.0.0.1:${(app.address() as { port: number }).port}`, connections: () => connections, close: () => new Promise((r) => app.close(() => r())) };
+  }
+  /** A POST whose body is written in `parts`, `gap` ms apart; resolves with the status and text. */
+  function slowPost(url: string, parts: Buffer[], gap: number, headers: Record<string, string | number> = {}): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const total = parts.reduce((n, p) => n + p.length, 0);
+      const req = httpRequest(url, { method: 'POST', headers: { 'content-length': total, ...headers } }, (res) => {
+        let text = '';
+        res.setEncoding('latin1').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode!, text }));
+      });
+      req.on('error', reject);
+      let i = 0;
+      const next = (): void => {
+        req.write(parts[i++]!);
+        if (i < parts.length) setTimeout(next, gap);
+        else req.end();
+      };
+      next();
+    });
+  }
+  const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+
+  it('holds a slow upload itself (the backend sees nothing until it is whole), spooled to a temp file that is never visible', async () => {
+    const app = await recordingApp();
+    const tempDir = mkdtempSync(join(tmpdir(), 'fcgi-wasm-gw-temp-'));
+    try {
+      const base = await gateway({ backends: app.address, passAll: true, bodyInMemory: 16 * 1024, tempDir });
+      const body = Buffer.alloc(300_000);
+      for (let i = 0; i < body.length; i += 331) body[i] = i & 255;
+      const parts = [body.subarray(0, 100_000), body.subarray(100_000, 200_000), body.subarray(200_000)];
+      const answer = slowPost(`${base}/upload`, parts, 200);
+      const during: [number, number][] = [];
+      for (let i = 0; i < 6; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        during.push([app.connections(), readdirSync(tempDir).length]);
+      }
+      expect(during.every(([connections]) => connections === 0)).toBe(true); // no backend connection while the body trickles in
+      expect(during.every(([, files]) => files === 0)).toBe(true); // the temp file is unlinked as soon as it is open
+      expect(await answer).toEqual({ status: 200, text: `300000 300000 ${md5(body)}` });
+      expect(readdirSync(tempDir)).toEqual([]);
+    } finally {
+      rmSync(tempDir, { recursive: true, force: true });
+      await app.close();
+    }
+  });
+
+  it('sends a chunked body with its real length as CONTENT_LENGTH', async () => {
+    const app = await recordingApp();
+    const base = await gateway({ backends: app.address, passAll: true });
+    const body = Buffer.from('x'.repeat(100_000));
+    const r = await fetch(`${base}/chunked`, { method: 'POST', body: new Blob([body]).stream(), duplex: 'half' } as RequestInit);
+    expect(await r.text()).toBe(`100000 100000 ${md5(body)}`);
+    await app.close();
+  });
+
+  it('answers 413 for a declared length over maxBodySize without reading it, and for a chunked body that passes it; the backend sees neither', async () => {
+    const app = await recordingApp();
+    const base = await gateway({ backends: app.address, passAll: true, maxBodySize: 50_000 });
+    const declared = await slowPost(`${base}/big`, [Buffer.alloc(10)], 0, { 'content-length': 60_000 }).catch((e: Error) => ({ status: 0, text: e.message }));
+    expect(declared.status).toBe(413);
+    const chunked = await fetch(`${base}/big`, { method: 'POST', body: new Blob([Buffer.alloc(60_000)]).stream(), duplex: 'half' } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(app.connections()).toBe(0);
+    expect((await slowPost(`${base}/small`, [Buffer.from('abc')], 0)).text).toBe(`3 3 ${md5(Buffer.from('abc'))}`);
+    await app.close();
+  });
+
+  it('answers 408 when the body stalls for bodyTimeout, and the backend sees nothing', async () => {
+    const app = await recordingApp();
+    const base = await gateway({ backends: app.address, passAll: true, bodyTimeout: 200 });
+    const t0 = Date.now();
+    const stalled = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${base}/stall`, { method: 'POST', headers: { 'content-length': 1000 } }, (res) => resolve(res.statusCode!));
+      req.on('error', reject);
+      req.write(Buffer.alloc(100)); // 900 bytes never come
+    });
+    expect(stalled).toBe(408);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(180);
+    expect(app.connections()).toBe(0);
+    await app.close();
+  });
+
+  it('requestBuffering as a function streams the routes it names: the app sees the body while it is still coming', async () => {
+    let seenBeforeEnd = -1;
+    let received = 0;
+    let ended = false;
+    const app = createServer((req, res) => {
+      req.on('data', (c: Buffer) => (received += c.length));
+      req.on('end', () => ((ended = true), res.end(`${received}`)));
+    });
+    await new Promise<void>((r) => app.listen({ port: 0, host: '127.0.0.1' }, () => r()));
+    const base = await gateway({ backends: `127.0.0.1:${(app.address() as { port: number }).port}`, passAll: true, requestBuffering: (req) => !req.url!.startsWith('/stream') });
+    const seenMidway = async (path: string): Promise<number> => {
+      received = 0;
+      ended = false;
+      const answer = slowPost(`${base}${path}`, [Buffer.alloc(1000), Buffer.alloc(1000)], 300);
+      await new Promise((r) => setTimeout(r, 150));
+      seenBeforeEnd = ended ? -1 : received;
+      expect((await answer).text).toBe('2000');
+      return seenBeforeEnd;
+    };
+    expect(await seenMidway('/stream/up')).toBe(1000);
+    expect(await seenMidway('/other/up')).toBe(0); // read whole first: the app sees nothing midway
+    await new Promise((r) => app.close(r));
+  });
+});
+
+describe('gateway: safe static defaults', () => {
+  let root: string;
+  let outside: string;
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'fcgi-wasm-gw-root-'));
+    outside = mkdtempSync(join(tmpdir(), 'fcgi-wasm-gw-outside-'));
+    writeFileSync(join(root, '.env'), 'SECRET=1\n');
+    mkdirSync(join(root, '.git'));
+    writeFileSync(join(root, '.git', 'config'), '[core]\n');
+    mkdirSync(join(root, 'sub'));
+    writeFileSync(join(root, 'sub', '.htaccess'), 'deny\n');
+    writeFileSync(join(root, 'sub', 'a.txt'), 'inside\n');
+    mkdirSync(join(root, '.well-known', 'acme-challenge'), { recursive: true });
+    writeFileSync(join(root, '.well-known', 'acme-challenge', 'token'), 'proof\n');
+    writeFileSync(join(outside, 'secret.txt'), 'outside\n');
+    writeFileSync(join(outside, 'evil.php'), '<?php echo "ran outside";');
+    symlinkSync(outside, join(root, 'outlink'));
+    symlinkSync(join(outside, 'evil.php'), join(root, 'evil.php'));
+    symlinkSync(join(root, 'sub'), join(root, 'inlink'));
+  });
+  afterAll(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  it('refuses dot files and dot directories with 403, whether they exist or not, but serves /.well-known/', async () => {
+    const base = await gateway({ documentRoot: root });
+    for (const path of ['/.env', '/.git/config', '/sub/.htaccess', '/.missing', '/.git/', '/%2eenv', '/sub/..%2f.env']) {
+      expect([path, (await fetch(`${base}${path}`)).status]).toEqual([path, 403]);
+    }
+    expect(await (await fetch(`${base}/.well-known/acme-challenge/token`)).text()).toBe('proof\n');
+    expect(await (await fetch(`${base}/sub/a.txt`)).text()).toBe('inside\n');
+    const open = await gateway({ documentRoot: root, dotfiles: 'allow' });
+    expect(await (await fetch(`${open}/.env`)).text()).toBe('SECRET=1\n');
+  });
+
+  it('follows a symbolic link only to a target inside the root (a script too), unless symlinks is follow', async () => {
+    const base = await gateway({ documentRoot: root });
+    expect((await fetch(`${base}/outlink/secret.txt`)).status).toBe(403);
+    expect((await fetch(`${base}/evil.php`)).status).toBe(403); // never handed to php-fpm
+    expect(await (await fetch(`${base}/inlink/a.txt`)).text()).toBe('inside\n');
+    const open = await gateway({ documentRoot: root, symlinks: 'follow' });
+    expect(await (await fetch(`${open}/outlink/secret.txt`)).text()).toBe('outside\n');
   });
 });

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { exchanges } from '../fixtures/vectors.js';
-import { ServerConnection, type ServerConnectionOptions, type ServerRequestInfo } from '../../src/protocol/server-connection.js';
+import { MAX_QUEUED_REQUESTS, ServerConnection, type ServerConnectionOptions, type ServerRequestInfo } from '../../src/protocol/server-connection.js';
 import { Encoder, FastCGIProtocolError, RecordType, Role, decodeRecords, Flags } from '../../src/codec/index.js';
 import { fromHex, toHex } from '../codec/harness.js';
 import { concat, splitParams } from '../codec/bytes.js';
@@ -22,6 +22,7 @@ function harness(options: ServerConnectionOptions & { overloaded?: () => boolean
     data: new Map<number, Uint8Array[]>(),
     aborted: [] as number[],
     closed: [] as (FastCGIProtocolError | undefined)[],
+    held: [] as boolean[],
   };
   const conn = new ServerConnection(
     {
@@ -32,6 +33,7 @@ function harness(options: ServerConnectionOptions & { overloaded?: () => boolean
       data: (id, chunk) => chunk.length > 0 && (log.data.get(id) ?? log.data.set(id, []).get(id)!).push(chunk.slice()),
       abort: (id) => log.aborted.push(id),
       overloaded: options.overloaded,
+      holdInput: (hold) => log.held.push(hold),
     },
     options,
   );
@@ -205,5 +207,109 @@ describe('ServerConnection behaviour', () => {
     conn.receive(concat([enc.beginRequest(4, Role.RESPONDER, 1), enc.abortRequest(4)]));
     expect(log.requests).toEqual([]);
     expect(decodeRecords(out()).map((r) => [r.type, r.requestId])).toEqual([[RecordType.STDOUT, 4], [RecordType.END_REQUEST, 4]]);
+  });
+  it('answers the requests whose input was complete when the peer half-closes, aborts the ones it cut short, then closes', () => {
+    const { conn, out, log } = harness();
+    const stdinEnd = enc.stream(RecordType.STDIN, 1, new Uint8Array(0), true);
+    conn.receive(concat([preamble(1, {}), ...stdinEnd])); // complete
+    conn.receive(concat([preamble(2, {}), ...enc.stream(RecordType.STDIN, 2, new Uint8Array(3))])); // body cut short
+    const head3 = preamble(3, { A: 'b' });
+    conn.receive(head3.subarray(0, head3.length - 8)); // head cut short: its params never end
+    conn.receiveEnd();
+    expect(log.aborted).toEqual([2]);
+    expect(log.requests.map((r) => r.requestId)).toEqual([1, 2]);
+    expect(conn.openRequests).toBe(2);
+    conn.end(2);
+    expect(log.closed).toEqual([]);
+    conn.end(1, 0, new TextEncoder().encode('Status: 200\r\n\r\nanswered'));
+    expect(log.closed).toEqual([undefined]);
+    const ends = decodeRecords(out()).filter((r) => r.type === RecordType.END_REQUEST).map((r) => r.requestId);
+    expect(ends).toEqual([2, 1]);
+  });
+
+  it('answers pipelined requests on one id in order even after a half-close', () => {
+    const { conn, out, log } = harness();
+    const whole = (id: number, uri: string) => concat([preamble(id, { REQUEST_URI: uri }), ...enc.stream(RecordType.STDIN, id, new Uint8Array(0), true)]);
+    conn.receive(concat([whole(1, '/a'), whole(1, '/b')]));
+    conn.receiveEnd();
+    expect(log.requests.map((r) => r.params.get('REQUEST_URI'))).toEqual(['/a']);
+    conn.end(1);
+    expect(log.requests.map((r) => r.params.get('REQUEST_URI'))).toEqual(['/a', '/b']);
+    conn.end(1);
+    expect(log.closed).toEqual([undefined]);
+    expect(decodeRecords(out()).filter((r) => r.type === RecordType.END_REQUEST)).toHaveLength(2);
+  });
+
+  it('asks to hold input while queued requests hold more than maxBodyBuffer, and releases it when they start', () => {
+    const { conn, log } = harness({ maxBodyBuffer: 1000 });
+    conn.receive(concat([preamble(1, {}), ...enc.stream(RecordType.STDIN, 1, new Uint8Array(0), true)]));
+    // a second request pipelined on id 1: queued behind the first, its body held
+    conn.receive(concat([preamble(1, { N: '2' }), ...enc.stream(RecordType.STDIN, 1, new Uint8Array(600))]));
+    expect(log.held).toEqual([]);
+    conn.receive(concat(enc.stream(RecordType.STDIN, 1, new Uint8Array(600))));
+    expect(log.held).toEqual([true]);
+    conn.end(1); // the queued request starts and takes its body: input may flow again
+    expect(log.held).toEqual([true, false]);
+    expect(log.stdin.get(1)!.reduce((n, c) => n + c.length, 0)).toBe(1200);
+  });
+
+  it('counts a held record by what it costs, not only its content: a flood of one-byte records holds input too', () => {
+    const { conn, log } = harness({ maxBodyBuffer: 64 * 1024 });
+    conn.receive(concat([preamble(1, {}), ...enc.stream(RecordType.STDIN, 1, new Uint8Array(0), true), preamble(1, {})]));
+    const oneByte = enc.record(RecordType.STDIN, 1, new Uint8Array(1));
+    conn.receive(concat(Array.from({ length: 2000 }, () => oneByte))); // 2 KB of content, 18 KB on the wire
+    expect(log.held).toEqual([true]);
+  });
+
+  it(`asks to hold input while ${MAX_QUEUED_REQUESTS} requests are queued behind others, and answers them all in order`, () => {
+    const { conn, log } = harness();
+    const whole = (n: number) => concat([preamble(1, { N: String(n) }), ...enc.stream(RecordType.STDIN, 1, new Uint8Array(0), true)]);
+    conn.receive(concat(Array.from({ length: MAX_QUEUED_REQUESTS + 1 }, (_, i) => whole(i))));
+    expect(log.held).toEqual([true]);
+    conn.end(1);
+    expect(log.held).toEqual([true, false]);
+    for (let i = 1; i <= MAX_QUEUED_REQUESTS; i++) conn.end(1);
+    expect(log.requests.map((r) => r.params.get('N'))).toEqual(Array.from({ length: MAX_QUEUED_REQUESTS + 1 }, (_, i) => String(i)));
+    expect(conn.openRequests).toBe(0);
+  });
+
+  it('answers an ABORT for a request queued behind another on its id in its turn, without running it', () => {
+    const { conn, out, log } = harness();
+    conn.receive(concat([preamble(1, { N: '1' }), ...enc.stream(RecordType.STDIN, 1, new Uint8Array(0), true), preamble(1, { N: '2' }), enc.abortRequest(1)]));
+    expect(decodeRecords(out())).toEqual([]); // nothing yet: the first request is still running
+    conn.end(1, 0, new TextEncoder().encode('Status: 200\r\n\r\nfirst'));
+    expect(log.requests.map((r) => r.params.get('N'))).toEqual(['1']);
+    const ends = decodeRecords(out()).filter((r) => r.type === RecordType.END_REQUEST);
+    expect(ends).toHaveLength(2);
+    expect(conn.openRequests).toBe(0);
+  });
+
+  it('reports whether request heads are waiting (before the first BEGIN, while params are incomplete) and how many requests run', () => {
+    const { conn } = harness();
+    expect(conn.heads).toEqual({ waiting: true, done: 0 });
+    const head = preamble(1, { A: 'b' });
+    conn.receive(head.subarray(0, head.length - 8)); // all but the params' end
+    expect(conn.heads).toEqual({ waiting: true, done: 0 });
+    expect([conn.openRequests, conn.startedRequests]).toEqual([1, 0]); // open, but nothing runs yet
+    conn.receive(head.subarray(head.length - 8));
+    expect(conn.heads).toEqual({ waiting: false, done: 1 });
+    expect(conn.startedRequests).toBe(1);
+    conn.end(1);
+    expect(conn.heads).toEqual({ waiting: false, done: 1 });
+    expect([conn.openRequests, conn.startedRequests]).toEqual([0, 0]);
+  });
+  it('counts the params of all heads in progress against maxParamsBytes together (PARAMS_TOO_LARGE), and frees them as heads complete', () => {
+    const value = 'v'.repeat(300);
+    const unfinished = (id: number) => preamble(id, { A: value }).subarray(0, -8); // the params never end
+    const a = harness({ maxParamsBytes: 1000 });
+    a.conn.receive(concat([unfinished(1), unfinished(2), unfinished(3)]));
+    expect(a.log.closed).toEqual([]);
+    a.conn.receive(unfinished(4));
+    expect(a.log.closed[0]?.code).toBe('PARAMS_TOO_LARGE');
+    // heads that complete no longer count: many requests in turn, each under the limit
+    const b = harness({ maxParamsBytes: 1000 });
+    for (let id = 1; id <= 10; id++) b.conn.receive(preamble(id, { A: value }));
+    expect(b.log.closed).toEqual([]);
+    expect(b.log.requests).toHaveLength(10);
   });
 });

@@ -102,30 +102,86 @@ describe('faults', () => {
   });
 
   it('a slow reader does not stall the other requests on its connection', async () => {
+    let lazy: { end(): void } | null = null;
     const port = await start(
       createServer((req, res) => {
-        if (req.url === '/lazy') return; // never reads its body, never answers
+        if (req.url === '/lazy') return void (lazy = res); // reads none of its body, answers at the end of the test
         res.end(`quick ${req.url}`);
       }),
     );
     const c = await client(port);
-    void c.request(1, { REQUEST_URI: '/lazy', REQUEST_METHOD: 'POST' }, new Uint8Array(300_000));
+    const lazyReply = c.request(1, { REQUEST_URI: '/lazy', REQUEST_METHOD: 'POST' }, new Uint8Array(300_000));
     const quick = await Promise.all([2, 3, 4].map((id) => c.request(id, { REQUEST_URI: `/q${id}` })));
     expect(quick.map((r) => parseCgi(r.stdout).body)).toEqual(['quick /q2', 'quick /q3', 'quick /q4']);
+    lazy!.end();
+    expect((await lazyReply).protocolStatus).toBe(0);
   });
 
-  it('answers OVERLOADED past maxConnections, and serves again once below', async () => {
-    const port = await start(createServer({ maxConnections: 1 }, (_q, s) => s.end('ok')));
+  it('answers OVERLOADED past maxConnections while every connection is busy, and serves again once one is free', async () => {
+    let release: (() => void) | null = null;
+    const port = await start(
+      createServer({ maxConnections: 1 }, (req, res) => {
+        if (req.url === '/slow') release = () => res.end('slow done');
+        else res.end('ok');
+      }),
+    );
     const first = await client(port);
-    expect(parseCgi((await first.request(1, { REQUEST_URI: '/' })).stdout).body).toBe('ok');
+    const slow = first.request(1, { REQUEST_URI: '/slow' });
+    await until(() => release !== null); // the handler holds the request
     const second = await client(port);
     const refused = await second.request(1, { REQUEST_URI: '/' });
     expect(refused.protocolStatus).toBe(2);
+    release!();
+    expect(parseCgi((await slow).stdout).body).toBe('slow done');
     first.close();
     await first.closed;
     await new Promise((r) => setTimeout(r, 50));
     // the refused connection was kept (KEEP_CONN) and is served now that it is within the limit
     expect(parseCgi((await second.request(2, { REQUEST_URI: '/' })).stdout).body).toBe('ok');
+  });
+
+  it('admits a connection at maxConnections by closing the one idle longest, never one with a request open', async () => {
+    let release = (): void => {};
+    const port = await start(
+      createServer({ maxConnections: 3 }, (req, res) => {
+        if (req.url === '/slow') release = () => res.end('slow done');
+        else res.end('ok');
+      }),
+    );
+    const busy = await client(port);
+    const slow = busy.request(1, { REQUEST_URI: '/slow' });
+    const idleOld = await client(port);
+    await idleOld.request(1, { REQUEST_URI: '/' });
+    await new Promise((r) => setTimeout(r, 20));
+    const idleNew = await client(port);
+    await idleNew.request(1, { REQUEST_URI: '/' });
+    let oldClosed = false;
+    void idleOld.closed.then(() => (oldClosed = true));
+    const newcomer = await client(port);
+    expect(parseCgi((await newcomer.request(1, { REQUEST_URI: '/' })).stdout).body).toBe('ok');
+    await until(() => oldClosed);
+    // the newer idle connection and the busy one are untouched
+    expect(parseCgi((await idleNew.request(2, { REQUEST_URI: '/' })).stdout).body).toBe('ok');
+    release();
+    expect(parseCgi((await slow).stdout).body).toBe('slow done');
+  });
+
+  it('closes a connection that sends no complete request head within handshakeTimeout, and only that one', async () => {
+    const logged: string[] = [];
+    const port = await start(createServer({ handshakeTimeout: 200, log: (m) => logged.push(m) }, (_q, s) => s.end('ok')));
+    const silent = await client(port);
+    const partial = await client(port);
+    // BEGIN_REQUEST and part of the params: the head never completes
+    partial.write(Buffer.concat([enc.beginRequest(1, Role.RESPONDER, Flags.KEEP_CONN), enc.pairs(1, { REQUEST_URI: '/' }).subarray(0, 12)]));
+    const working = await client(port);
+    const t0 = Date.now();
+    expect(parseCgi((await working.request(1, { REQUEST_URI: '/' })).stdout).body).toBe('ok');
+    await Promise.all([silent.closed, partial.closed]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    expect(logged.join('\n')).toContain('HANDSHAKE_TIMEOUT');
+    // a kept connection whose heads all completed is idle, not stalled: it stays
+    await new Promise((r) => setTimeout(r, 400));
+    expect(parseCgi((await working.request(2, { REQUEST_URI: '/' })).stdout).body).toBe('ok');
   });
 
   it('closes an idle connection after idleTimeout', async () => {

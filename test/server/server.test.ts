@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { createServer, serve, type FcgiServer } from '../../src/server/index.js';
-import { RecordType, Role, Encoder } from '../../src/codec/index.js';
+import { RecordType, Role, Encoder, Flags } from '../../src/codec/index.js';
 import { RawClient, parseCgi } from './raw-client.js';
 
 const servers: FcgiServer[] = [];
@@ -276,8 +276,10 @@ describe('serve (fetch style)', () => {
     expect(parseCgi(r.stdout).body).toBe('signal aborted: false; data: false');
     expect(r.stderr.toString()).toBe('request 3\n');
     expect(r.appStatus).toBe(7);
+    // a hang-up with the request's input cut short (its STDIN never ended): the request is aborted
     const leaving = await client(port);
-    void leaving.request(1, GET('/wait'));
+    const enc = new Encoder();
+    leaving.write(Buffer.concat([enc.beginRequest(1, Role.RESPONDER, Flags.KEEP_CONN), enc.pairs(1, { ...GET('/wait'), REQUEST_METHOD: 'POST' }), ...enc.stream(RecordType.STDIN, 1, new Uint8Array(10))]));
     await new Promise((r) => setTimeout(r, 100));
     leaving.close();
     expect(await hungUp).toBe(true);
