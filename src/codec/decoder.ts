@@ -8,7 +8,7 @@
 // in wasm memory, in a slot of its own, from its first push to its end (assembly/heap.ts).
 
 import { codec, type Codec } from './wasm.js';
-import { Carry, Err, Ev, Frag, Globals, Heap, Phase, RecordType, State } from './contract.generated.js';
+import { Err, Ev, Frag, Globals, Phase, RecordType, State } from './contract.generated.js';
 import { decodeError, FastCGIProtocolError } from './errors.js';
 import { PairList, type Segment } from './pairs.js';
 import { concatBytes } from './bytes.js';
@@ -256,7 +256,7 @@ export class Decoder {
     // pairs completed from carried bytes: copied out of their pages, which wasm then frees
     let carried: Uint8Array[] | null = null;
     if (c.global(Globals.DONE) > 0) {
-      carried = copyCarried(c, ev, words);
+      carried = c.copyCarried(ev, words);
       c.x.releaseCarried(this.state);
     }
     dispatchDepth++;
@@ -382,33 +382,6 @@ export class Decoder {
     }
     this.paramsBytes.set(id, total);
   }
-}
-
-/**
- * Copies the bytes of each pair completed from carried bytes (name and value, without the lengths)
- * out of their pages, and points its event at the copy: ev[i + 1] becomes an index into the result.
- */
-export function copyCarried(c: Codec, ev: Uint32Array, words: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const u32 = c.u32;
-  const u8 = c.u8;
-  for (let i = 0; i < words; i += 4) {
-    if ((ev[i]! & 0xff) !== Ev.PAIR_CARRIED) continue;
-    const carry = ev[i + 1]!;
-    const size = ev[i + 2]! + ev[i + 3]!;
-    const len = u32[(carry + Carry.LEN) >>> 2]!;
-    const head = len - size; // the two lengths
-    const bytes = new Uint8Array(size);
-    let page = u32[(carry + Carry.FIRST) >>> 2]!;
-    for (let at = 0; page !== 0; at += Heap.PAGE_DATA, page = u32[page >>> 2]!) {
-      const n = Math.min(Heap.PAGE_DATA, len - at);
-      const from = Math.max(head - at, 0);
-      if (from < n) bytes.set(u8.subarray(page + 4 + from, page + 4 + n), at + from - head);
-    }
-    ev[i + 1] = out.length;
-    out.push(bytes);
-  }
-  return out;
 }
 
 export function limit(value: number | undefined, fallback: number, name: string): number {

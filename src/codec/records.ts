@@ -1,6 +1,6 @@
 // Whole-buffer conveniences for tools and tests, on top of Decoder and Encoder.
 
-import { copyCarried, Decoder, type DecoderOptions } from './decoder.js';
+import { Decoder, type DecoderOptions } from './decoder.js';
 import { Encoder, type Pairs } from './encoder.js';
 import { codec } from './wasm.js';
 import { decodeError, FastCGIProtocolError } from './errors.js';
@@ -48,7 +48,7 @@ export function decodePairList(bytes: Uint8Array): PairList {
       const err = x.pairs(state, start, n);
       const words = c.global(Globals.EVENTS) * 4;
       const ev = c.u32.slice(c.EVENTS >>> 2, (c.EVENTS >>> 2) + words);
-      const carried = c.global(Globals.DONE) > 0 ? copyCarried(c, ev, words) : null;
+      const carried = c.global(Globals.DONE) > 0 ? c.copyCarried(ev, words) : null;
       for (let i = 0; i < words; i += 4) {
         const kind = ev[i]! & 0xff;
         if (kind === Ev.PAIR) list.add(bytes, ev[i + 1]!, ev[i + 2]!, ev[i + 3]!);

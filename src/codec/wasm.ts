@@ -3,7 +3,7 @@
 // memory from its first push to its end (assembly/heap.ts), so switching decoders copies nothing.
 
 import { WASM_BASE64 } from './wasm.generated.js';
-import { CONTRACT_ID, Globals, Heap } from './contract.generated.js';
+import { CONTRACT_ID, Carry, Ev, Globals, Heap } from './contract.generated.js';
 
 /** The exports of build/codec.wasm (assembly/index.ts). Addresses are byte offsets in `memory`. */
 export interface CodecExports {
@@ -90,6 +90,34 @@ export class Codec {
   /** Bytes of the heap in use: the slots of live decoders and partial pairs, and their pages. */
   heapInUse(): number {
     return this.global(Globals.SLOTS_USED) * Heap.SLOT + this.global(Globals.PAGES_USED) * Heap.PAGE;
+  }
+
+  /**
+   * Copies the bytes of each pair completed from carried bytes (name and value, without the lengths)
+   * out of their pages (assembly/pairs.ts), and points its event in `ev` (a copy of the event table) at
+   * the copy: ev[i + 1] becomes an index into the result.
+   */
+  copyCarried(ev: Uint32Array, words: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const u32 = this.u32;
+    const u8 = this.u8;
+    for (let i = 0; i < words; i += 4) {
+      if ((ev[i]! & 0xff) !== Ev.PAIR_CARRIED) continue;
+      const carry = ev[i + 1]!;
+      const size = ev[i + 2]! + ev[i + 3]!;
+      const len = u32[(carry + Carry.LEN) >>> 2]!;
+      const head = len - size; // the two lengths
+      const bytes = new Uint8Array(size);
+      let page = u32[(carry + Carry.FIRST) >>> 2]!;
+      for (let at = 0; page !== 0; at += Heap.PAGE_DATA, page = u32[page >>> 2]!) {
+        const n = Math.min(Heap.PAGE_DATA, len - at);
+        const from = Math.max(head - at, 0);
+        if (from < n) bytes.set(u8.subarray(page + 4 + from, page + 4 + n), at + from - head);
+      }
+      ev[i + 1] = out.length;
+      out.push(bytes);
+    }
+    return out;
   }
 
   /**
