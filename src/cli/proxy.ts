@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { createGateway } from '../client/gateway.js';
 import { serve } from '../server/server.js';
 import { exampleApp } from './example-app.js';
-import { all, count, duration, flag, one, parseArgs, size, UsageError } from './args.js';
+import { all, count, duration, flag, one, pairsOf, parseArgs, size, UsageError } from './args.js';
 import { forkWorkers, workerSettings } from './workers.js';
 import { Manager } from '../manager/manager.js';
 import { managerOptions, reportManager } from './spawn.js';
@@ -40,6 +40,7 @@ Request bodies are read whole before a backend is contacted (a slow upload holds
   --temp-dir DIR        where those temp files go (the OS temp dir)
   --no-request-buffering  stream bodies with a Content-Length through as they come instead
 Static files:
+  --alias PREFIX=DIR        serve URL PREFIX from DIR (nginx's alias; repeatable; the longest prefix wins)
   --dotfiles deny|allow     deny (default): /.env, /.git/... get 403 (/.well-known/ is served)
   --symlinks inside|follow  inside (default): a link is followed only to a target inside --root`;
 
@@ -107,6 +108,7 @@ export async function proxy(argv: string[]): Promise<number> {
     bodyInMemory: size(args, 'body-in-memory', 64 << 10),
     bodyTimeout: duration(args, 'body-timeout', 60_000),
     tempDir: one(args, 'temp-dir'),
+    aliases: Object.fromEntries(pairsOf(args, 'alias').map(([prefix, dir]) => [prefix, resolve(dir)])),
     dotfiles: choice(args, 'dotfiles', ['deny', 'allow'] as const),
     symlinks: choice(args, 'symlinks', ['inside', 'follow'] as const),
   });

@@ -71,7 +71,11 @@ export interface FetchOptions extends CgiParamsOptions {
   maxBufferedBody?: number;
 }
 
-/** What a Client emits: 'stderr' for every FCGI_STDERR chunk of every request, whatever API sent it. */
+/**
+ * What a Client emits: 'stderr' for every FCGI_STDERR chunk of every request, whatever API sent it. The
+ * chunk is a view of the bytes received: it stays valid, but shares its buffer with the rest of what
+ * arrived with it, so copy (slice) a piece you keep for long.
+ */
 export interface ClientEvents {
   stderr: [chunk: Uint8Array, params: Pairs];
 }
@@ -185,7 +189,7 @@ export class Client extends EventEmitter<ClientEvents> {
             stderr: (c) => {
               const room = STDERR_KEPT - errBytes;
               errBytes += c.length;
-              if (room > 0) err.push(room >= c.length ? c : c.subarray(0, room));
+              if (room > 0) err.push(c.slice(0, room)); // its own bytes: a view would hold the whole chunk it came in
             },
             end: (appStatus) => resolve({ stdout: concatAll(out), stderr: concatAll(err), stderrDropped: Math.max(0, errBytes - STDERR_KEPT), appStatus }),
             fail: reject,

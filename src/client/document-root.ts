@@ -5,6 +5,10 @@
 // runs nothing); a file is served; a directory asked for without its '/' is redirected; anything else
 // goes to the front controller, if there is one.
 //
+// `aliases` serve a URL prefix from another directory, as nginx's `alias` in a prefix location
+// ('/wp-content' -> '/var/lib/wordpress/wp-content': '/wp-content/a.css' is that directory's a.css); the
+// longest prefix wins, and its directory is the root that symbolic links are checked against.
+//
 // Two rules are stricter than nginx's defaults, because a gateway that promises safety by default
 // should not need the snippets every nginx guide adds:
 // - dot files and dot directories ('/.env', '/.git/config', '/.htaccess') are refused with 403 before
@@ -14,14 +18,13 @@
 //   `disable_symlinks` is off by default; a link such as '/etclink -> /etc' would serve the system's
 //   files); `symlinks: 'follow'` follows them all.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { extname } from 'node:path';
 import { splitScript } from './cgi-params.js';
 
 export interface DocumentRootOptions {
   root: string;
+  /** URL prefixes served from other directories: { '/wp-content': '/var/lib/wordpress/wp-content' }. */
+  aliases?: Record<string, string>;
   /** Tried for a path ending in '/' (default 'index.php'). */
   index?: string;
   /** What is a script (default /\.php$/). */
@@ -39,7 +42,7 @@ export interface DocumentRootOptions {
 }
 
 export type Target =
-  | { kind: 'script'; script: string; pathInfo: string }
+  | { kind: 'script'; script: string; pathInfo: string; filename: string }
   | { kind: 'file'; file: string; size: number; mtime: Date }
   | { kind: 'redirect'; location: string }
   | { kind: 'forbidden' }
@@ -55,11 +58,17 @@ export class DocumentRoot {
   private readonly scriptSplitter: RegExp;
   private readonly lookup: (path: string) => Promise<FileInfo>;
   private readonly resolveLink: (path: string) => Promise<string | null>;
-  private realRoot: Promise<string | null> | null = null;
+  /** [prefix, directory], longest prefix first; neither ends in '/'. */
+  private readonly aliases: [string, string][];
+  /** Each directory's own path with its links resolved, for inside(). */
+  private readonly realDirs = new Map<string, Promise<string | null>>();
 
   constructor(options: DocumentRootOptions) {
     this.options = options;
     this.root = options.root.replace(/\/+$/, '');
+    this.aliases = Object.entries(options.aliases ?? {})
+      .map(([prefix, dir]): [string, string] => [`/${prefix.replace(/^\/+|\/+$/g, '')}`, dir.replace(/\/+$/, '')])
+      .sort((a, b) => b[0].length - a[0].length);
     this.scriptPattern = options.scriptPattern ?? /\.php$/;
     this.scriptSplitter = new RegExp(`^(.+?${this.scriptPattern.source.replace(/\$$/, '')})(/.*)?$`, this.scriptPattern.flags.replace(/[gy]/g, ''));
     const ttl = options.fileCacheTime ?? 1000;
@@ -74,40 +83,55 @@ export class DocumentRoot {
       const index = path + (this.options.index ?? 'index.php');
       if (await this.isFile(index)) {
         if (!(await this.inside(index))) return { kind: 'forbidden' };
-        return this.scriptPattern.test(index) ? { kind: 'script', script: index, pathInfo: '' } : this.fileAt(index);
+        return this.scriptPattern.test(index) ? this.script(index, '') : this.fileAt(index);
       }
     }
     const [script, pathInfo] = splitScript(path, this.scriptSplitter);
     if (this.scriptPattern.test(script)) {
       // only an existing script file runs: '/uploads/a.jpg/x.php' names no file, so nothing runs
-      if (await this.isFile(script)) return (await this.inside(script)) ? { kind: 'script', script, pathInfo } : { kind: 'forbidden' };
+      if (await this.isFile(script)) return (await this.inside(script)) ? this.script(script, pathInfo) : { kind: 'forbidden' };
     } else if (this.options.staticFiles !== false) {
-      const s = await this.lookup(this.root + path);
+      const file = this.locate(path).filename;
+      const s = await this.lookup(file);
       if (s?.isFile() || s?.isDirectory()) {
         if (!(await this.inside(path))) return { kind: 'forbidden' };
-        if (s.isFile()) return { kind: 'file', file: this.root + path, size: s.size, mtime: s.mtime };
+        if (s.isFile()) return { kind: 'file', file, size: s.size, mtime: s.mtime };
         if (!path.endsWith('/')) return { kind: 'redirect', location: `${path}/` };
       }
     }
     const front = this.options.frontController;
-    if (front && (await this.isFile(front)) && (await this.inside(front))) return { kind: 'script', script: front, pathInfo: '' };
+    if (front && (await this.isFile(front)) && (await this.inside(front))) return this.script(front, '');
     return null;
   }
 
+  /** Where a URL path lives on disk: under the longest alias prefix it starts with, else under the root. */
+  private locate(path: string): { dir: string; filename: string } {
+    for (const [prefix, dir] of this.aliases) if (path === prefix || path.startsWith(`${prefix}/`)) return { dir, filename: dir + path.slice(prefix.length) };
+    return { dir: this.root, filename: this.root + path };
+  }
+
+  private script(script: string, pathInfo: string): Target {
+    return { kind: 'script', script, pathInfo, filename: this.locate(script).filename };
+  }
+
   private async isFile(path: string): Promise<boolean> {
-    return (await this.lookup(this.root + path))?.isFile() ?? false;
+    return (await this.lookup(this.locate(path).filename))?.isFile() ?? false;
   }
 
   private async fileAt(path: string): Promise<Target> {
-    const s = (await this.lookup(this.root + path))!;
-    return { kind: 'file', file: this.root + path, size: s.size, mtime: s.mtime };
+    const file = this.locate(path).filename;
+    const s = (await this.lookup(file))!;
+    return { kind: 'file', file, size: s.size, mtime: s.mtime };
   }
 
-  /** Whether `path`, with every symbolic link on the way resolved, is still inside the root. */
+  /** Whether `path`, with every symbolic link on the way resolved, is still inside its directory (the root, or its alias's). */
   private async inside(path: string): Promise<boolean> {
     if (this.options.symlinks === 'follow') return true;
-    const [real, root] = await Promise.all([this.resolveLink(this.root + path), (this.realRoot ??= realpath(this.root).catch(() => null))]);
-    return real !== null && root !== null && (real === root || real.startsWith(root === '/' ? root : `${root}/`));
+    const { dir, filename } = this.locate(path);
+    let realDir = this.realDirs.get(dir);
+    if (realDir === undefined) this.realDirs.set(dir, (realDir = realpath(dir).catch(() => null)));
+    const [real, base] = await Promise.all([this.resolveLink(filename), realDir]);
+    return real !== null && base !== null && (real === base || real.startsWith(base === '/' ? base : `${base}/`));
   }
 }
 
@@ -131,23 +155,4 @@ function cached<T>(ttl: number, look: (path: string) => Promise<T>): (path: stri
     }
     return value;
   };
-}
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.htm': 'text/html; charset=utf-8', '.txt': 'text/plain; charset=utf-8', '.css': 'text/css',
-  '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
-  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp', '.ico': 'image/x-icon', '.wasm': 'application/wasm',
-  '.pdf': 'application/pdf', '.xml': 'application/xml',
-};
-
-/** A file from the document root; `asGet`: the target of a local redirect (RFC 3875 6.2.2), never a 304 for the original URL's If-Modified-Since. */
-export function serveFile(req: IncomingMessage, res: ServerResponse, f: { file: string; size: number; mtime: Date }, asGet = false): void {
-  const modified = f.mtime.toUTCString();
-  if (!asGet && req.headers['if-modified-since'] === modified) {
-    res.writeHead(304);
-    return void res.end();
-  }
-  res.writeHead(200, { 'Content-Type': MIME[extname(f.file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': f.size, 'Last-Modified': modified });
-  if (req.method === 'HEAD') return void res.end();
-  createReadStream(f.file).on('error', (e) => res.destroy(e)).pipe(res);
 }

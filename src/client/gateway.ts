@@ -16,7 +16,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { Client, type Body, type ClientOptions, type ReplyFlow, type ReplySink } from './client.js';
 import { cgiParams, safePath, type UrlParts } from './cgi-params.js';
-import { DocumentRoot, serveFile, type DocumentRootOptions } from './document-root.js';
+import { DocumentRoot, type DocumentRootOptions } from './document-root.js';
+import { serveFile } from './static-files.js';
 import { readBody, tooLarge } from './request-body.js';
 import { reachable } from './connect.js';
 import { CgiResponseParser, type CgiHead } from '../protocol/cgi-response.js';
@@ -36,6 +37,8 @@ export interface GatewayOptions {
   frontController?: string;
   /** Serve non-script files from the document root (default true). */
   staticFiles?: boolean;
+  /** URL prefixes served from other directories, as nginx's `alias`: { '/wp-content': '/var/lib/wordpress/wp-content' }. */
+  aliases?: Record<string, string>;
   /** Dot files and directories: 'deny' (default: 403, but /.well-known/) or 'allow'. */
   dotfiles?: DocumentRootOptions['dotfiles'];
   /** Symbolic links: 'inside' (default: followed only to a target inside the root, else 403) or 'follow'. */
@@ -144,7 +147,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
 
   /** What a path names: a script (or every path, with passAll), a file, a redirect, 403, or nothing. */
   function resolve(path: string) {
-    return options.passAll ? Promise.resolve({ kind: 'script' as const, script: '', pathInfo: path }) : docroot.resolve(path);
+    return options.passAll ? Promise.resolve({ kind: 'script' as const, script: '', pathInfo: path, filename: root }) : docroot.resolve(path);
   }
 
   /**
@@ -179,7 +182,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   }
 
   /** Sends a script request to a backend, and follows its local redirects (RFC 3875 6.2.2), at most 10. */
-  async function dispatch(req: IncomingMessage, res: ServerResponse, url: UrlParts, target: { script: string; pathInfo: string }, held: { body: Body | undefined; length: number; declared: boolean }): Promise<void> {
+  async function dispatch(req: IncomingMessage, res: ServerResponse, url: UrlParts, target: { script: string; pathInfo: string; filename: string }, held: { body: Body | undefined; length: number; declared: boolean }): Promise<void> {
     const { body, length } = held;
     let method = req.method ?? 'GET';
     let current: UrlParts = url;
@@ -187,7 +190,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     for (let hops = 0; ; hops++) {
       const params = cgiParams({ url: current, method, rawHeaders: req.rawHeaders, hasBody: body !== undefined || held.declared }, hops === 0 ? length : 0, {
         documentRoot: root,
-        scriptFilename: options.passAll ? root : root + script.script,
+        scriptFilename: script.filename,
         script: { name: script.script, pathInfo: script.pathInfo },
         remoteAddress: req.socket.remoteAddress,
         remotePort: req.socket.remotePort,
@@ -264,11 +267,19 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
  * out as one write with a Content-Length instead of chunked pieces.
  */
 function exchange(client: Client, params: Record<string, string>, body: Body | undefined, res: ServerResponse, head: boolean, log: (m: string) => void): Promise<string | null> {
-  return new Promise((resolve, reject) => {
+  let onClose = (): void => {};
+  const settled = new Promise<string | null>((resolve, reject) => {
     const relay = new Relay(res, head, log, resolve, reject);
+    onClose = () => relay.clientClosed();
     client.exchange({ params, body }, relay).catch((e: unknown) => relay.fail(e));
-    res.once('close', () => relay.clientClosed());
+    res.once('close', onClose);
   });
+  // each local redirect is another exchange on the same res: its listener goes with it
+  settled.then(
+    () => res.off('close', onClose),
+    () => res.off('close', onClose),
+  );
+  return settled;
 }
 
 /** One reply on its way from the backend to res (a class, not a set of closures: one is made per request). */

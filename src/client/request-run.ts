@@ -119,6 +119,7 @@ export class RequestRun implements RequestEvents {
     // a view of the socket's chunk, which node:net never reuses: it stays valid (README, the codec)
     this.sink.stdout(chunk);
   }
+  /** stderr is handed on as a view of the bytes received: whoever keeps any copies what it keeps (STDERR_KEPT). */
   stderr(_id: number, chunk: Uint8Array): void {
     if (this.finished) return;
     this.touched();

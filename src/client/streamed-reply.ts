@@ -99,7 +99,7 @@ export class StreamedReply implements ReplySink {
   stderr(chunk: Uint8Array): void {
     if (!this.stderrOpen) return;
     if (this.stderrC.desiredSize! < chunk.byteLength) this.stderrDropped += chunk.byteLength;
-    else this.stderrC.enqueue(chunk);
+    else this.stderrC.enqueue(chunk.slice()); // its own bytes: a view would hold the whole chunk it came in
   }
 
   end(appStatus: number): void {

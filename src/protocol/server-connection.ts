@@ -104,7 +104,7 @@ interface RequestState {
   started: boolean;
   aborted: boolean;
   /** Input that arrived before the request started (a queued pipelined request). */
-  early: [type: number, chunk: Uint8Array][];
+  early: [type: number, chunk: Uint8Array][] | null;
   /** What `early` (and, once queued with its head complete, its params) counts against maxBodyBuffer. */
   earlyCost: number;
   /** PARAMS content bytes received for it. */
@@ -112,6 +112,9 @@ interface RequestState {
   stdoutUsed: boolean;
   stderrUsed: boolean;
 }
+
+/** A request's params before its first PARAMS record: shared, never handed to a handler (start() makes its own). */
+const NO_PARAMS = new PairList();
 
 const KNOWN_ROLES = new Set<number>([Role.RESPONDER, Role.AUTHORIZER, Role.FILTER]);
 
@@ -288,7 +291,8 @@ export class ServerConnection {
       if (this.closed) return; // disposed of by the handler while asked
     }
     const r: RequestState = {
-      id, role, keepConn, params: new PairList(), phase: 'params', started: false, aborted: false, early: [], earlyCost: 0, headBytes: 0, stdoutUsed: false, stderrUsed: false,
+      // params and early input are made when first needed: a request aborted or refused before its params makes neither
+      id, role, keepConn, params: NO_PARAMS, phase: 'params', started: false, aborted: false, early: null, earlyCost: 0, headBytes: 0, stdoutUsed: false, stderrUsed: false,
     };
     this.partialHeads++;
     if (queue === undefined) {
@@ -327,7 +331,7 @@ export class ServerConnection {
     // record holding only part of a long pair completes none either)
     if (pairs.length > 0 || continues) {
       // the first record's list becomes the request's (no copy); later ones are appended to it
-      if (r.params.length === 0) r.params = pairs;
+      if (r.params === NO_PARAMS) r.params = pairs;
       else r.params.append(pairs);
       return;
     }
@@ -378,7 +382,7 @@ export class ServerConnection {
   private input(r: RequestState, type: number, chunk: Uint8Array): void {
     if (!r.started) {
       if (r.aborted) return; // aborted while queued: nothing of it will run
-      r.early.push([type, chunk.length < COPY_BELOW ? chunk.slice() : chunk]);
+      (r.early ??= []).push([type, chunk.length < COPY_BELOW ? chunk.slice() : chunk]);
       this.holdEarly(r, chunk.length + QUEUED_RECORD_COST);
       return;
     }
@@ -390,10 +394,11 @@ export class ServerConnection {
     r.started = true;
     this.running++;
     if (r.aborted) return this.end(r.id, 0); // aborted while queued: answered in its turn, nothing ran
+    if (r.params === NO_PARAMS) r.params = new PairList(); // the handler's own, even when empty
     this.handler.request({ requestId: r.id, role: r.role, keepConn: r.keepConn, params: r.params });
     const early = r.early;
     this.releaseEarly(r);
-    for (const [type, chunk] of early) {
+    if (early !== null) for (const [type, chunk] of early) {
       if (type === RecordType.STDIN) this.handler.stdin(r.id, chunk);
       else this.handler.data?.(r.id, chunk);
     }
@@ -469,7 +474,7 @@ export class ServerConnection {
   /** What a request held before it started no longer counts: it started, or it never will. */
   private releaseEarly(r: RequestState): void {
     this.queuedCost -= r.earlyCost;
-    r.early = [];
+    r.early = null;
     r.earlyCost = 0;
     this.updateHold();
   }

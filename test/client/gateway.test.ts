@@ -6,7 +6,7 @@ import { createServer as createHttpServer, request as httpRequest, type Server }
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGateway, createServer, Encoder, FastCGIError, RecordType, statusForError, type GatewayHandler } from '../../src/index.js';
@@ -514,5 +514,36 @@ describe('gateway: safe static defaults', () => {
     expect(await (await fetch(`${base}/inlink/a.txt`)).text()).toBe('inside\n');
     const open = await gateway({ documentRoot: root, symlinks: 'follow' });
     expect(await (await fetch(`${open}/outlink/secret.txt`)).text()).toBe('outside\n');
+  });
+});
+
+describe('gateway: aliases', () => {
+  let root: string;
+  let elsewhere: string;
+  let deeper: string;
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'fcgi-wasm-gw-alias-root-'));
+    elsewhere = mkdtempSync(join(tmpdir(), 'fcgi-wasm-gw-alias-'));
+    deeper = mkdtempSync(join(tmpdir(), 'fcgi-wasm-gw-alias-deep-'));
+    writeFileSync(join(root, 'here.txt'), 'in the root\n');
+    mkdirSync(join(elsewhere, 'themes'));
+    writeFileSync(join(elsewhere, 'themes', 'style.css'), 'body{}\n');
+    writeFileSync(join(elsewhere, 'run.php'), '<?php echo $_SERVER["SCRIPT_FILENAME"], " ", $_SERVER["SCRIPT_NAME"];');
+    writeFileSync(join(deeper, 'style.css'), 'deeper\n');
+    symlinkSync('/etc', join(elsewhere, 'etc'));
+    for (const d of [root, elsewhere, deeper]) chmodSync(d, 0o755); // php-fpm's workers run as nobody
+  });
+  afterAll(() => [root, elsewhere, deeper].forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it('serves a URL prefix from another directory (files, scripts, a directory redirect), the longest prefix first, links checked against that directory', async () => {
+    const base = await gateway({ documentRoot: root, aliases: { '/wp-content/': elsewhere, '/wp-content/themes': deeper } });
+    expect(await (await fetch(`${base}/here.txt`)).text()).toBe('in the root\n');
+    expect(await (await fetch(`${base}/wp-content/themes/style.css`)).text()).toBe('deeper\n');
+    const script = await fetch(`${base}/wp-content/run.php`);
+    expect(await script.text()).toBe(`${elsewhere}/run.php /wp-content/run.php`);
+    const dir = await fetch(`${base}/wp-content`, { redirect: 'manual' });
+    expect([dir.status, dir.headers.get('location')]).toEqual([301, '/wp-content/']);
+    expect((await fetch(`${base}/wp-content/etc/passwd`)).status).toBe(403);
+    expect((await fetch(`${base}/wp-content-not/x`)).status).toBe(404);
   });
 });
