@@ -13,7 +13,7 @@
 import { RecordType, Ev, Err, Frag, Phase, State, Globals, VERSION } from './contract';
 import { INPUT, GLOBALS } from './heap';
 import { emit, eventCount } from './events';
-import { feedPairs, hasCarry, discardCarry, releaseDone, pairErrorAt, carriedCount } from './pairs';
+import { feedPairs, hasCarry, discardCarry, pairErrorAt, carriedCount } from './pairs';
 
 let wantLen: u32 = 0;
 /** Stream offset of the error piece() returns. */
@@ -73,9 +73,11 @@ function fail(st: usize, code: u32, at: f64, keep: u32, chunkLen: u32): u32 {
 
 /**
  * Hands on `n` content bytes at chunk offset `p` of record (t, id): decodes the pairs in them, emits
- * their FRAGMENT with `flags` (and `sizes`: the record's padding << 8 | content length << 16) and, when they end the record, its decoded body (fixed types: the 8 bytes
- * at `body`). A pair stream checks its partial pairs at the record's end. Returns an error code or 0
- * (with its stream offset in errorAt; `recAt` is the record header's).
+ * their FRAGMENT with `flags` and `sizes` (the record's padding << 8 | content length << 16) and, when
+ * they end the record, its decoded body (fixed types: the 8 bytes at `body`). A pair stream checks its
+ * partial pairs at the record's end, so that the outcome does not depend on how the stream was cut
+ * (a pair split across two chunks is carried too, but only within its record). Returns an error code
+ * or 0 (with its stream offset in errorAt; `recAt` is the record header's).
  */
 function piece(st: usize, t: u32, id: u32, p: u32, n: u32, flags: u32, sizes: u32, recAt: f64, win: u32, base: f64, body: usize): u32 {
   const typeId = (t << 8) | (id << 16);
@@ -106,7 +108,6 @@ export function decode(st: usize, chunkLen: u32, win: u32, winLen: u32, base: f6
   eventCount = 0;
   wantLen = 0;
   carriedCount = 0;
-  releaseDone(st);
   const next = walk(st, chunkLen, win, winLen, base);
   store<u32>(GLOBALS + Globals.EVENTS, eventCount);
   store<u32>(GLOBALS + Globals.WANT, wantLen);
@@ -241,7 +242,6 @@ export function finish(st: usize): u32 {
 export function pairs(st: usize, win: u32, winLen: u32): u32 {
   eventCount = 0;
   carriedCount = 0;
-  releaseDone(st);
   const e = feedPairs(st, 0, 0, win, winLen, win, 0);
   store<u32>(GLOBALS + Globals.EVENTS, eventCount);
   store<u32>(GLOBALS + Globals.DONE, carriedCount);

@@ -48,7 +48,11 @@ export function decodePairList(bytes: Uint8Array): PairList {
       const err = x.pairs(state, start, n);
       const words = c.global(Globals.EVENTS) * 4;
       const ev = c.u32.slice(c.EVENTS >>> 2, (c.EVENTS >>> 2) + words);
-      const carried = c.global(Globals.DONE) > 0 ? c.copyCarried(ev, words) : null;
+      let carried: Uint8Array[] | null = null;
+      if (c.global(Globals.DONE) > 0) {
+        carried = c.copyCarried(ev, words);
+        x.releaseCarried(state);
+      }
       for (let i = 0; i < words; i += 4) {
         const kind = ev[i]! & 0xff;
         if (kind === Ev.PAIR) list.add(bytes, ev[i + 1]!, ev[i + 2]!, ev[i + 3]!);
