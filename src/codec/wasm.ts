@@ -107,12 +107,17 @@ export class Codec {
       const size = ev[i + 2]! + ev[i + 3]!;
       const len = u32[(carry + Carry.LEN) >>> 2]!;
       const head = len - size; // the two lengths
-      const bytes = new Uint8Array(size);
       let page = u32[(carry + Carry.FIRST) >>> 2]!;
-      for (let at = 0; page !== 0; at += Heap.PAGE_DATA, page = u32[page >>> 2]!) {
-        const n = Math.min(Heap.PAGE_DATA, len - at);
-        const from = Math.max(head - at, 0);
-        if (from < n) bytes.set(u8.subarray(page + 4 + from, page + 4 + n), at + from - head);
+      let bytes: Uint8Array;
+      if (len <= Heap.PAGE_DATA) {
+        bytes = u8.slice(page + 4 + head, page + 4 + len); // one page: one copy
+      } else {
+        bytes = new Uint8Array(size);
+        for (let at = 0; page !== 0; at += Heap.PAGE_DATA, page = u32[page >>> 2]!) {
+          const n = Math.min(Heap.PAGE_DATA, len - at);
+          const from = Math.max(head - at, 0);
+          if (from < n) bytes.set(u8.subarray(page + 4 + from, page + 4 + n), at + from - head);
+        }
       }
       ev[i + 1] = out.length;
       out.push(bytes);
