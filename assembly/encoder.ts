@@ -31,6 +31,14 @@ export function recordHeader(out: usize, t: u32, id: u32, clen: u32): u32 {
 }
 
 /**
+ * A header with the padding the caller chose (0-255): the spec lets a sender pad as it likes and every
+ * receiver must skip it (spec 3.3 "Padding"), so a conformance probe sends 0 and 255 on purpose.
+ */
+export function paddedHeader(out: usize, t: u32, id: u32, clen: u32, plen: u32): void {
+  header(out, t, id, clen, plen & 0xff);
+}
+
+/**
  * Frames `len` payload bytes of stream `t` for request `id`: writes one header per STREAM_CUT bytes at
  * out, out+8, ..., then the tail: the last record's padding and, if `terminate`, the empty record that
  * ends the stream. Returns the number of records (0 for an empty payload).
@@ -73,8 +81,8 @@ export function unknownTypeBody(out: usize, t: u32): void {
 }
 
 @inline function lengthSize(n: u32): u32 { return n > 127 ? 4 : 1; }
-@inline function putLength(at: usize, n: u32): usize {
-  if (n > 127) {
+@inline function putLength(at: usize, n: u32, long: bool = false): usize {
+  if (n > 127 || long) {
     store<u8>(at, <u8>((n >> 24) | 0x80));
     store<u8>(at, <u8>(n >> 16), 1);
     store<u8>(at, <u8>(n >> 8), 2);
@@ -151,14 +159,18 @@ export function packPairs(out: usize, t: u32, id: u32, lens: usize, count: u32, 
   return <u32>(w - out);
 }
 
-/** A bare name-value body (no records): length prefixes and bytes. Returns the bytes written at out. */
-export function pairsBody(out: usize, lens: usize, count: u32, bytes: usize): u32 {
+/**
+ * A bare name-value body (no records): length prefixes and bytes. With `long`, every length takes the
+ * four-byte form, even a short one (legal per spec 3.4, vector N05; a conformance probe sends it).
+ * Returns the bytes written at out.
+ */
+export function pairsBody(out: usize, lens: usize, count: u32, bytes: usize, long: bool): u32 {
   let w = out;
   let src = bytes;
   for (let i: u32 = 0; i < count; i++) {
     const n = load<u32>(lens + (<usize>i << 3)), v = load<u32>(lens + (<usize>i << 3), 4);
-    w = putLength(w, n);
-    w = putLength(w, v);
+    w = putLength(w, n, long);
+    w = putLength(w, v, long);
     memory.copy(w, src, n + v);
     w += n + v;
     src += n + v;

@@ -7,7 +7,7 @@ import { releaseAll, releaseDone } from './pairs';
 import { STREAM_CUT } from './encoder';
 
 export { decode, finish, pairs, pairsEnd } from './decoder';
-export { recordHeader, frameStream, beginBody, endBody, unknownTypeBody, packPairs, pairsBody } from './encoder';
+export { recordHeader, paddedHeader, frameStream, beginBody, endBody, unknownTypeBody, packPairs, pairsBody } from './encoder';
 
 export function init(): void { layout(); }
 /** Grows memory so that addresses below `end` exist; false if the engine refused. */

@@ -9,6 +9,7 @@ import { probe, PROBE_USAGE } from './probe.js';
 import { bench, BENCH_USAGE } from './bench.js';
 import { inspectCommand, INSPECT_USAGE } from './inspect.js';
 import { spawnCommand, SPAWN_USAGE } from './spawn.js';
+import { conform, CONFORM_USAGE } from './conform.js';
 import { UsageError } from './args.js';
 
 interface Command {
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, Command> = {
   inspect: { summary: 'requests, responses and protocol findings in a capture (pcap, pcapng, raw, hex)', usage: INSPECT_USAGE, run: inspectCommand },
   spawn: { summary: 'run FastCGI app processes on a shared socket (a process manager)', usage: SPAWN_USAGE, run: spawnCommand },
   decode: { summary: 'list the FastCGI records in a byte stream', usage: DECODE_USAGE, run: decode },
+  conform: { summary: 'conformance probes against a FastCGI app, or (--listen) what a web server sends', usage: CONFORM_USAGE, run: conform },
 };
 
 const USAGE = `usage: fcgi <command> [options]     (fcgi <command> --help for each)

@@ -24,7 +24,7 @@ export interface PoolOptions {
   connectTimeout?: number;
   /** Multiplex when the app allows it ('auto', asked with GET_VALUES), always (true) or never. Default 'auto'. */
   multiplex?: boolean | 'auto';
-  /** How long the GET_VALUES probe waits for an answer, ms (fcgi2 never answers). Default 1000. */
+  /** How long the GET_VALUES probe waits for an answer, ms (fcgi2 does not answer a lone GET_VALUES). Default 1000. */
   probeTimeout?: number;
   /**
    * Close an idle kept connection when a request on another connection has had no answer for this
@@ -394,7 +394,9 @@ export class Pool {
   /**
    * Asks the app whether it multiplexes, on a connection of its own that carries nothing else: a request
    * written behind GET_VALUES on one connection is lost by fcgi2 (it drops a second record batch read
-   * at once, X15), and fcgi2 never answers GET_VALUES. Requests never wait for the answer; until it
+   * at once, X15), and fcgi2 does not answer a GET_VALUES with nothing after it (it reads on past the
+   * record's end; padded, it answers, but per process: FCGI_MAX_CONNS=1 for each process of a pre-forked
+   * pool, which would cap the pool at one connection). Requests never wait for the answer; until it
    * comes, each connection carries one request.
    */
   private probe(): void {

@@ -78,16 +78,24 @@ export class Encoder {
     this.copy = options.pooled ? copyBytes : ownCopy;
   }
 
-  /** One record with `content` (at most 65535 bytes) and canonical padding. */
-  record(type: number, requestId: number, content: Uint8Array = EMPTY): Uint8Array {
+  /**
+   * One record with `content` (at most 65535 bytes) and canonical padding, or `paddingLength` zero bytes
+   * of padding (0-255; any amount is legal, spec 3.3, and receivers must skip it).
+   */
+  record(type: number, requestId: number, content: Uint8Array = EMPTY, paddingLength?: number): Uint8Array {
     checkType(type);
     checkId(requestId);
     if (content.length > MAX_CONTENT_LENGTH) {
       throw new FastCGIError('CONTENT_TOO_LONG', `one record holds at most 65535 content bytes, got ${content.length}`);
     }
+    if (paddingLength !== undefined && !(Number.isInteger(paddingLength) && paddingLength >= 0 && paddingLength <= 255)) {
+      throw new FastCGIError('BAD_PADDING', `padding must be an integer from 0 to 255, got ${paddingLength}`);
+    }
     const c = this.c;
     const at = c.scratch(HEADER_LENGTH);
-    const pad = c.x.recordHeader(at, type, requestId, content.length);
+    let pad = paddingLength ?? 0;
+    if (paddingLength === undefined) pad = c.x.recordHeader(at, type, requestId, content.length);
+    else c.x.paddedHeader(at, type, requestId, content.length, paddingLength);
     const out = this.alloc(HEADER_LENGTH + content.length + pad);
     out.set(c.u8.subarray(at, at + HEADER_LENGTH), 0);
     out.set(content, HEADER_LENGTH);
@@ -148,11 +156,15 @@ export class Encoder {
     });
   }
 
-  /** A bare name-value body (the content of PARAMS / GET_VALUES records), without record framing. */
-  pairsBody(pairs: Pairs): Uint8Array {
+  /**
+   * A bare name-value body (the content of PARAMS / GET_VALUES records), without record framing. With
+   * `fourByteLengths`, every length is written in the four-byte form, short ones too (legal, spec 3.4;
+   * peers rarely send it, so conformance probes do).
+   */
+  pairsBody(pairs: Pairs, options: { fourByteLengths?: boolean } = {}): Uint8Array {
     return this.withPairs(pairs, (c, lens, count, bytes, total) => {
       const out = c.scratch(total + count * 8, bytes + total);
-      const written = c.x.pairsBody(out, lens, count, bytes);
+      const written = c.x.pairsBody(out, lens, count, bytes, options.fourByteLengths ? 1 : 0);
       return this.copy(c.u8.subarray(out, out + written));
     });
   }

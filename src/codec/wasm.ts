@@ -23,11 +23,12 @@ export interface CodecExports {
   pairs(state: number, win: number, winLen: number): number;
   pairsEnd(state: number): number;
   recordHeader(out: number, type: number, id: number, clen: number): number;
+  paddedHeader(out: number, type: number, id: number, clen: number, plen: number): void;
   frameStream(out: number, type: number, id: number, len: number, terminate: number): number;
   beginBody(out: number, role: number, flags: number): void;
   endBody(out: number, appStatus: number, protocolStatus: number): void;
   unknownTypeBody(out: number, type: number): void;
-  pairsBody(out: number, lens: number, count: number, bytes: number): number;
+  pairsBody(out: number, lens: number, count: number, bytes: number, long: number): number;
   packPairs(out: number, type: number, id: number, lens: number, count: number, bytes: number, terminate: number): number;
 }
 

@@ -1,6 +1,6 @@
 // `fcgi probe`: FCGI_GET_VALUES with a timeout. php-fpm answers (its pool size, no multiplexing), our
-// server answers (multiplexes), fcgi2's C app stays silent (it reads no management record before a
-// request begins): said clearly, within the timeout, with its own exit status.
+// server answers (multiplexes), fcgi2's C app stays silent (it acts on a record only once bytes after it
+// arrive, and a lone GET_VALUES has none): said clearly, within the timeout, with its own exit status.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type FcgiServer } from '../../src/server/index.js';

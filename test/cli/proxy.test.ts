@@ -1,33 +1,17 @@
 // `fcgi proxy` as a user runs it: the README's first command (the example app behind the gateway),
 // and in front of php-fpm with a document root.
 
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createHash } from 'node:crypto';
-import { freePort } from '../peers/nginx.js';
+import { cli, running, startProxy } from './start-proxy.js';
 import { startPhpFpm } from '../peers/php-fpm.js';
 import { currentRuntime } from '../runtimes/runtime.js';
 
-const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const DOCROOT = fileURLToPath(new URL('../fixtures/php', import.meta.url));
-const running: ChildProcess[] = [];
-afterEach(() => running.splice(0).forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
-
-async function startProxy(args: string[]): Promise<{ base: string; child: ChildProcess; out: () => string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [cli, 'proxy', '--listen', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  for (let i = 0; i < 100 && !out.includes('http://'); i++) await new Promise((r) => setTimeout(r, 50));
-  expect(out).toContain(`http://127.0.0.1:${port}/`);
-  return { base: `http://127.0.0.1:${port}`, child, out: () => out };
-}
-
 describe('fcgi proxy', () => {
   it('with no backend, serves the example FastCGI app through the gateway', async () => {
     const { base, child } = await startProxy([]);
@@ -94,41 +78,6 @@ describe('fcgi proxy', () => {
       await php.stop();
     }
   }, 120_000);
-
-  it('--workers 2: two gateway processes on one port, a dead one replaced, all stopped by SIGTERM', async () => {
-    const { base, child, out } = await startProxy(["--workers", "2"]);
-    onTestFailed(() => console.log(out()));
-    const workers = (): number[] =>
-      readdirSync('/proc')
-        .filter((d) => /^\d+$/.test(d))
-        .filter((pid) => {
-          try {
-            return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === child.pid;
-          } catch {
-            return false; // gone meanwhile
-          }
-        })
-        .map(Number);
-    const fetchAll = async (n: number): Promise<number[]> =>
-      Promise.all(Array.from({ length: n }, (_, i) => fetch(`${base}/w${i}`, { headers: { connection: 'close' } }).then(async (r) => (await r.text(), r.status))));
-    expect(workers()).toHaveLength(2);
-    expect(await fetchAll(40)).toEqual(Array(40).fill(200));
-    const [first] = workers();
-    process.kill(first!, 'SIGKILL');
-
-    let now = workers();
-    for (let i = 0; i < 60 && !(now.length === 2 && !now.includes(first!)); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      now = workers(); // one reading per turn: the killed one may be reaped between two
-    }
-    expect(now).toHaveLength(2);
-    expect(now).not.toContain(first);
-    expect(await fetchAll(20)).toEqual(Array(20).fill(200));
-    const exited = new Promise((r) => child.once('exit', r));
-    process.kill(child.pid!, 'SIGTERM'); // by pid, as above
-    expect(await exited).toBe(0);
-    expect(workers()).toEqual([]);
-  });
 
   it('explains a bad flag', async () => {
     const r = spawn(process.execPath, [cli, 'proxy', '--listen', 'nope']);

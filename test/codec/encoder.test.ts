@@ -123,6 +123,15 @@ describe('Encoder', () => {
     for (const r of own) expect([r.byteOffset, r.buffer.byteLength]).toEqual([0, r.length]);
   });
 
+  it('pads a record as asked (0-255 bytes) and writes short lengths in the four-byte form on request, as the vectors show', () => {
+    expect(toHex(enc.record(RecordType.STDOUT, 1, new Uint8Array(0), 255))).toBe(hexOf('L01'));
+    expect(toHex(enc.record(RecordType.STDIN, 1, new Uint8Array(65535).fill(0x62), 255))).toBe(hexOf('L03'));
+    expect(toHex(enc.record(RecordType.STDOUT, 1, new Uint8Array([0x78]), 0))).toBe('0106000100010000' + '78');
+    expect(toHex(enc.pairsBody([['X', 'Y']], { fourByteLengths: true }))).toBe('80000001' + '80000001' + '5859');
+    expect(toHex(enc.pairsBody([['X', 'Y']]))).toBe('0101' + '5859');
+    expect(() => enc.record(RecordType.STDOUT, 1, undefined, 256)).toThrow(/padding must be an integer from 0 to 255/);
+  });
+
   it('refuses what no record can carry, with typed errors', () => {
     expect(() => enc.record(RecordType.STDOUT, 1, new Uint8Array(65536))).toThrow(FastCGIError);
     expect(() => encodeRecord(RecordType.STDOUT, 70000)).toThrow(/request id must be an integer from 0 to 65535/);

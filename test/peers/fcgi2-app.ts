@@ -1,12 +1,12 @@
 // The fcgi2 (libfcgi-dev) C app in test/fixtures/c/app.c as a peer: compiled once per test process
 // into a temp dir, started on a free 127.0.0.1 port or a Unix socket, stopped by its pid.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitForPort } from './ports.js';
+import { startAppProcess, type AppProcess } from './app-process.js';
 
 const SOURCE = fileURLToPath(new URL('../fixtures/c/app.c', import.meta.url));
 let binary: string | undefined;
@@ -22,25 +22,8 @@ export function fcgi2AppBinary(): string {
   return binary;
 }
 
-export interface Fcgi2App {
-  /** "127.0.0.1:PORT" or the socket path, as Client's `address` takes it */
-  address: string;
-  pid: number;
-  stop(): Promise<void>;
-}
+export type Fcgi2App = AppProcess;
 
-export async function startFcgi2App(options: { socketPath?: string; env?: Record<string, string> } = {}): Promise<Fcgi2App> {
-  const address = options.socketPath ?? `127.0.0.1:${await freePort()}`;
-  const child = spawn(fcgi2AppBinary(), [address], { stdio: 'ignore', env: { ...options.env } });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitForPort(options.socketPath ?? Number(address.split(':')[1]), child, 'the fcgi2 app');
-  return {
-    address,
-    pid: child.pid!,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-      if (options.socketPath) rmSync(options.socketPath, { force: true });
-    },
-  };
+export function startFcgi2App(options: { socketPath?: string; env?: Record<string, string> } = {}): Promise<Fcgi2App> {
+  return startAppProcess('the fcgi2 app', fcgi2AppBinary(), [], { ...options, env: { ...options.env } });
 }
