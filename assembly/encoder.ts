@@ -2,7 +2,7 @@
 // TypeScript side names (above the decoder's arena); payload bytes of streams are never copied through
 // wasm: frameStream() writes only the headers and the tail, and the caller interleaves its own slices.
 
-import { RecordType, HEADER_LEN } from './constants';
+import { RecordType, HEADER_LEN } from './contract';
 
 /** Content per record when framing a stream: the largest multiple of 8 below 65536, so only the last record pads. */
 export const STREAM_CUT: u32 = 0xfff8;

@@ -1,21 +1,24 @@
 // Name-value pairs (FastCGI 1.0, section 3.4): lengths of 1 byte (high bit clear) or 4 bytes (high bit
-// set, 31 bits), then the name and value bytes. A pair may straddle the records of one stream (PARAMS);
-// its bytes so far wait in a "carry" keyed by (type, request id) until the rest arrives. A carry only ever
-// holds bytes that have arrived and never more than the pair limit: nothing is sized by a declared length.
+// set, 31 bits), then the name and value bytes. A pair may straddle the records of one PARAMS stream,
+// and any pair may straddle two chunks: its bytes so far wait in a "carry" of its decoder, keyed by
+// (type, request id), until the rest arrives. A carry is a slot plus a chain of pages filled in order:
+// appending to one carry never moves another, and it holds only bytes that arrived, never more than
+// the pair limit: nothing is sized by a declared length.
 
-import { Ev, Err } from './constants';
-import { STATE, INPUT, CARRIES, ARENA, CARRY_ROW, CARRY_ROWS, S_CARRIES, S_ARENA_USED, S_PAIR_LIMIT, S_DONE, MAX_PARTIAL_PAIRS, ensureMemory } from './layout';
-import { emit, moveEvent } from './events';
+import { Ev, Err, State, Carry, Heap } from './contract';
+import { INPUT, takeSlot, giveSlot, takePage, givePage } from './heap';
+import { emit } from './events';
 
 // The lengths of the last pair measured by measure().
 let nameLen: u32 = 0;
 let valueLen: u32 = 0;
 let headLen: u32 = 0;
+const NEED: u64 = 1 << 63;
 
 /**
  * Measures the pair starting at `ptr` with `avail` bytes present. Returns the bytes the pair occupies
  * when its two lengths are present (setting nameLen, valueLen, headLen), or, with the top bit set, the
- * number of bytes needed before the lengths can be known.
+ * number of bytes needed before the lengths can be known (at most 8).
  */
 function measure(ptr: usize, avail: u32): u64 {
   if (avail < 1) return (<u64>1) | NEED;
@@ -40,144 +43,167 @@ function measure(ptr: usize, avail: u32): u64 {
   nameLen = n; valueLen = v; headLen = head;
   return <u64>head + <u64>n + <u64>v;
 }
-const NEED: u64 = 1 << 63;
 
-@inline function row(i: u32): usize { return CARRIES + <usize>i * CARRY_ROW; }
-@inline function rowCount(): u32 { return load<u32>(STATE + S_CARRIES); }
-@inline function arenaUsed(): u32 { return load<u32>(STATE + S_ARENA_USED); }
-
-function findCarry(key: u32): i32 {
-  const n = rowCount();
-  for (let i: u32 = 0; i < n; i++) if (load<u32>(row(i)) == key) return <i32>i;
-  return -1;
+/** What a carry of `len` bytes occupies: its slot and its pages (README, the codec's limits). */
+@inline function charge(len: u32): u32 {
+  return Heap.SLOT + Heap.PAGE * ((len + Heap.PAGE_DATA - 1) / Heap.PAGE_DATA);
 }
 
-// A row is (key, arena offset, length, event index, stream offset where the pair began). A pair completed from a carry is handed to the
-// TypeScript side as an address in the arena, so its row stays, keyed DONE, until the next decode call
-// (releaseDone); if the arena is compacted meanwhile, the event's address is moved with the bytes.
-const DONE: u32 = 0xffffffff;
+function findCarry(st: usize, key: u32): usize {
+  let c = <usize>load<u32>(st + State.CARRIES);
+  while (c != 0 && load<u32>(c + Carry.KEY) != key) c = <usize>load<u32>(c + Carry.NEXT);
+  return c;
+}
 
-/** Removes row i and its bytes, keeping the arena packed in row order. */
-function dropCarry(i: u32): void {
-  const n = rowCount();
-  const off = load<u32>(row(i), 4), len = load<u32>(row(i), 8);
-  const used = arenaUsed();
-  memory.copy(ARENA + off, ARENA + off + len, used - off - len);
-  for (let j = i + 1; j < n; j++) {
-    const key = load<u32>(row(j)), ev = load<u32>(row(j), 12);
-    store<u32>(row(j - 1), key);
-    store<u32>(row(j - 1), load<u32>(row(j), 4) - len, 4);
-    store<u32>(row(j - 1), load<u32>(row(j), 8), 8);
-    store<u32>(row(j - 1), ev, 12);
-    store<f64>(row(j - 1), load<f64>(row(j), 16), 16);
-    if (key == DONE) moveEvent(ev, len);
+/** Takes carry c out of its decoder's list of partial pairs. */
+function unlink(st: usize, c: usize): void {
+  let at = st + State.CARRIES;
+  while (<usize>load<u32>(at) != c) at = <usize>load<u32>(at) + Carry.NEXT;
+  store<u32>(at, load<u32>(c + Carry.NEXT));
+  store<u32>(st + State.HELD, load<u32>(st + State.HELD) - charge(load<u32>(c + Carry.LEN)));
+}
+
+/** Frees carry c (already unlinked) and its pages. */
+function freeCarry(c: usize): void {
+  let page = <usize>load<u32>(c + Carry.FIRST);
+  while (page != 0) {
+    const next = <usize>load<u32>(page);
+    givePage(page);
+    page = next;
   }
-  store<u32>(STATE + S_CARRIES, n - 1);
-  store<u32>(STATE + S_ARENA_USED, used - len);
+  giveSlot(c);
 }
 
-/** Drops the rows of pairs handed out by the previous call: the TypeScript side has read them. */
-export function releaseDone(): void {
-  if (load<u32>(STATE + S_DONE) == 0) return;
-  for (let i = <i32>rowCount() - 1; i >= 0; i--) if (load<u32>(row(<u32>i)) == DONE) dropCarry(<u32>i);
-  store<u32>(STATE + S_DONE, 0);
-}
-
-/** Appends n bytes at src to row i (moved to the end of the arena first). Returns the row's new index, or -1 if memory ran out. */
-function appendCarry(i: u32, src: usize, n: u32): i32 {
-  const last = rowCount() - 1;
-  if (i != last) {
-    // Rare: two streams each hold a partial pair. Move row i's bytes past the others.
-    const key = load<u32>(row(i)), off = load<u32>(row(i), 4), len = load<u32>(row(i), 8);
-    const began = load<f64>(row(i), 16);
-    const used = arenaUsed();
-    if (!ensureMemory(ARENA + used + len + n)) return -1;
-    memory.copy(ARENA + used, ARENA + off, len);   // stash past the end
-    dropCarry(i);                                  // close the hole: the arena ends at used - len
-    memory.copy(ARENA + used - len, ARENA + used, len);
-    const at = rowCount();
-    store<u32>(row(at), key);
-    store<u32>(row(at), used - len, 4);
-    store<u32>(row(at), len, 8);
-    store<u32>(row(at), 0, 12);
-    store<f64>(row(at), began, 16);
-    store<u32>(STATE + S_CARRIES, at + 1);
-    store<u32>(STATE + S_ARENA_USED, used);
-    i = at;
+/** Appends n bytes at src to carry c, filling its last page before taking another. False if memory ran out. */
+function append(st: usize, c: usize, src: usize, n: u32): bool {
+  let len = load<u32>(c + Carry.LEN);
+  if (len < 8) memory.copy(c + Carry.HEAD + len, src, min(8 - len, n));
+  let last = <usize>load<u32>(c + Carry.LAST);
+  let left = n;
+  while (left > 0) {
+    const used = len % Heap.PAGE_DATA; // 0: no page yet, or the last one is full
+    if (used == 0) {
+      const page = takePage();
+      if (page == 0) return false;
+      if (last == 0) store<u32>(c + Carry.FIRST, <u32>page);
+      else store<u32>(last, <u32>page);
+      store<u32>(c + Carry.LAST, <u32>page);
+      last = page;
+    }
+    const take = min(left, Heap.PAGE_DATA - used);
+    memory.copy(last + 4 + used, src, take);
+    // counted page by page, so that HELD stays the sum of charge(LEN) if memory runs out midway
+    store<u32>(st + State.HELD, load<u32>(st + State.HELD) - charge(len) + charge(len + take));
+    len += take;
+    store<u32>(c + Carry.LEN, len);
+    src += take;
+    left -= take;
   }
-  const used = arenaUsed();
-  if (!ensureMemory(ARENA + used + n)) return -1;
-  memory.copy(ARENA + used, src, n);
-  store<u32>(row(i), load<u32>(row(i), 8) + n, 8);
-  store<u32>(STATE + S_ARENA_USED, used + n);
-  return <i32>i;
+  return true;
 }
 
 /** Starts a carry for key with n bytes at src, the pair beginning at stream offset `began`. Returns an error code or 0. */
-function newCarry(key: u32, src: usize, n: u32, began: f64): u32 {
-  const at = rowCount();
-  if (at - load<u32>(STATE + S_DONE) >= MAX_PARTIAL_PAIRS || at >= CARRY_ROWS) return Err.TOO_MANY_PARTIAL_PAIRS;
-  store<u32>(row(at), key);
-  store<u32>(row(at), arenaUsed(), 4);
-  store<u32>(row(at), 0, 8);
-  store<u32>(row(at), 0, 12);
-  store<f64>(row(at), began, 16);
-  store<u32>(STATE + S_CARRIES, at + 1);
-  return appendCarry(at, src, n) < 0 ? Err.OUT_OF_MEMORY : 0;
+function newCarry(st: usize, key: u32, src: usize, n: u32, began: f64): u32 {
+  const c = takeSlot();
+  if (c == 0) return Err.OUT_OF_MEMORY;
+  store<u32>(c + Carry.KEY, key);
+  store<f64>(c + Carry.BEGAN, began);
+  store<u32>(c + Carry.NEXT, load<u32>(st + State.CARRIES));
+  store<u32>(st + State.CARRIES, <u32>c);
+  store<u32>(st + State.HELD, load<u32>(st + State.HELD) + Heap.SLOT); // charge(0): the slot alone
+  return append(st, c, src, n) ? 0 : Err.OUT_OF_MEMORY;
 }
 
 /** True when the stream `key` holds the first bytes of a pair. */
-export function hasCarry(key: u32): bool { return findCarry(key) >= 0; }
+export function hasCarry(st: usize, key: u32): bool {
+  return findCarry(st, key) != 0;
+}
 
 /** Forgets a partial pair (the stream was restarted by a new BEGIN_REQUEST). */
-export function discardCarry(key: u32): void {
-  const i = findCarry(key);
-  if (i >= 0) dropCarry(<u32>i);
+export function discardCarry(st: usize, key: u32): void {
+  const c = findCarry(st, key);
+  if (c == 0) return;
+  unlink(st, c);
+  freeCarry(c);
+}
+
+/** Frees the carries of a list linked by Carry.NEXT from the word at `head`, and empties it. */
+function freeAll(head: usize): void {
+  let c = <usize>load<u32>(head);
+  while (c != 0) {
+    const next = <usize>load<u32>(c + Carry.NEXT);
+    freeCarry(c);
+    c = next;
+  }
+  store<u32>(head, 0);
+}
+
+/** Frees the carries whose pairs were handed out (the TypeScript side copied them). */
+export function releaseDone(st: usize): void {
+  freeAll(st + State.DONE);
+}
+
+/** Frees every carry of a decoder that is going away. */
+export function releaseAll(st: usize): void {
+  freeAll(st + State.DONE);
+  freeAll(st + State.CARRIES);
+  store<u32>(st + State.HELD, 0);
 }
 
 /** Stream offset of the pair at fault when feedPairs returns an error. */
 export let pairErrorAt: f64 = 0;
+/** PAIR_CARRIED events written since the last call began. */
+export let carriedCount: u32 = 0;
 
 /**
  * Decodes the pairs in bytes [at, at + n) of the caller's chunk (which lie in the window starting at
  * chunk offset `win`; the chunk starts at stream offset `base`), continuing a carried pair first and
  * carrying a trailing partial one. Emits PAIR / PAIR_CARRIED events. Returns an error code or 0.
  */
-export function feedPairs(key: u32, typeId: u32, at: u32, n: u32, win: u32, base: f64): u32 {
-  const limit = <u64>load<u32>(STATE + S_PAIR_LIMIT);
+export function feedPairs(st: usize, key: u32, typeId: u32, at: u32, n: u32, win: u32, base: f64): u32 {
+  const limit = <u64>load<u32>(st + State.PAIR_LIMIT);
   let q = at;
   const end = at + n;
-  let ci = findCarry(key);
-  while (ci >= 0) {
-    const off = load<u32>(row(ci), 4);
-    const len = load<u32>(row(ci), 8);
-    const m = measure(ARENA + off, len);
-    if ((m & NEED) == 0 && <u64>nameLen + <u64>valueLen > limit) { pairErrorAt = load<f64>(row(ci), 16); return Err.PAIR_TOO_LONG; }
-    const want = <u32>(m & ~NEED);
-    if ((m & NEED) == 0 && len == want) {
-      const ev = emit(Ev.PAIR_CARRIED | typeId, <u32>(ARENA + off + headLen), nameLen, valueLen);
-      store<u32>(row(ci), DONE);
-      store<u32>(row(ci), ev, 12);
-      store<u32>(STATE + S_DONE, load<u32>(STATE + S_DONE) + 1);
-      break;
+  const c = findCarry(st, key);
+  if (c != 0) {
+    for (;;) {
+      const len = load<u32>(c + Carry.LEN);
+      const m = measure(c + Carry.HEAD, min(len, 8));
+      const known = (m & NEED) == 0;
+      if (known && <u64>nameLen + <u64>valueLen > limit) {
+        pairErrorAt = load<f64>(c + Carry.BEGAN);
+        return Err.PAIR_TOO_LONG;
+      }
+      const want = <u32>(m & ~NEED);
+      if (known && len == want) {
+        // complete: handed to the TypeScript side by address, freed once it copied the pair (releaseDone)
+        emit(Ev.PAIR_CARRIED | typeId, <u32>c, nameLen, valueLen);
+        carriedCount++;
+        unlink(st, c);
+        store<u32>(c + Carry.NEXT, load<u32>(st + State.DONE));
+        store<u32>(st + State.DONE, <u32>c);
+        break;
+      }
+      if (q == end) return 0;
+      const take = min(want - len, end - q);
+      if (!append(st, c, INPUT + (q - win), take)) return Err.OUT_OF_MEMORY;
+      q += take;
     }
-    if (q == end) return 0;
-    const take = min(want - len, end - q);
-    ci = appendCarry(<u32>ci, INPUT + (q - win), take);
-    if (ci < 0) return Err.OUT_OF_MEMORY;
-    q += take;
   }
   while (q < end) {
     const m = measure(INPUT + (q - win), end - q);
     if ((m & NEED) == 0) {
-      if (<u64>nameLen + <u64>valueLen > limit) { pairErrorAt = base + <f64>q; return Err.PAIR_TOO_LONG; }
+      if (<u64>nameLen + <u64>valueLen > limit) {
+        pairErrorAt = base + <f64>q;
+        return Err.PAIR_TOO_LONG;
+      }
       if (m <= <u64>(end - q)) {
         emit(Ev.PAIR | typeId, q + headLen, nameLen, valueLen);
         q += <u32>m;
         continue;
       }
     }
-    const e = newCarry(key, INPUT + (q - win), end - q, base + <f64>q);
+    const e = newCarry(st, key, INPUT + (q - win), end - q, base + <f64>q);
     if (e != 0) pairErrorAt = base + <f64>q;
     return e;
   }

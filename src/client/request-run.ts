@@ -116,7 +116,8 @@ export class RequestRun implements RequestEvents {
   stdout(_id: number, chunk: Uint8Array): void {
     if (this.finished) return; // after an abort or a timeout, a multiplexing app may still send some
     this.touched();
-    this.sink.stdout(chunk.slice()); // the caller's: it owns its buffer
+    // a view of the socket's chunk, which node:net never reuses: it stays valid (README, the codec)
+    this.sink.stdout(chunk);
   }
   /** stderr is handed on as a view of the bytes received: whoever keeps any copies what it keeps (STDERR_KEPT). */
   stderr(_id: number, chunk: Uint8Array): void {

@@ -1,19 +1,9 @@
-// FastCGI 1.0 numbers (specification section 8) and this codec's event kinds.
+// FastCGI 1.0 numbers (specification section 8) and the flags of a fragment.
 
-/** Record types (spec 8). Types above UNKNOWN_TYPE are passed on as generic records. */
-export const RecordType = {
-  BEGIN_REQUEST: 1,
-  ABORT_REQUEST: 2,
-  END_REQUEST: 3,
-  PARAMS: 4,
-  STDIN: 5,
-  STDOUT: 6,
-  STDERR: 7,
-  DATA: 8,
-  GET_VALUES: 9,
-  GET_VALUES_RESULT: 10,
-  UNKNOWN_TYPE: 11,
-} as const;
+import * as Contract from './contract.generated.js';
+
+/** Record types (spec 8), from assembly/contract.ts. Types above UNKNOWN_TYPE are passed on as generic records. */
+export const RecordType = Contract.RecordType;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
 /** BEGIN_REQUEST roles. */
@@ -37,19 +27,13 @@ export const MAX_CONTENT_LENGTH = 0xffff;
 /** Request id of management records. */
 export const NULL_REQUEST_ID = 0;
 
-/** Event kinds in the wasm event table (assembly/constants.ts, namespace Ev). */
-export const Ev = {
-  RECORD: 1,
-  HEADER: 2,
-  CONTENT: 3,
-  RECORD_END: 4,
-  PAIR: 5,
-  PAIR_CARRIED: 6,
-  BEGIN: 7,
-  END: 8,
-  UNKNOWN_TYPE: 9,
-  ERROR: 15,
-} as const;
+/**
+ * Flags of a fragment (DecoderHandler.fragment): START, the record's first content bytes; END, its
+ * last (the record is complete); STREAM_END, an empty PARAMS,
+ * STDIN, STDOUT, STDERR or DATA record, which ends its stream; PAIR_OPEN, with END on PARAMS, a pair
+ * continues in the stream's next record. `flags >>> 8` is the record's padding length.
+ */
+export const Fragment = Contract.Frag;
 
 const TYPE_NAMES: string[] = [];
 for (const [name, value] of Object.entries(RecordType)) TYPE_NAMES[value] = name;

@@ -1,30 +1,41 @@
 // Decoder: FastCGI records from a byte stream pushed in chunks of any size, split at any byte.
 //
 // One wasm call per window of a chunk (usually one per chunk); wasm writes an event table that this
-// class reads with one Uint32Array. A record lying inside one chunk is handed on as a view of that
-// chunk (no copy); only a record split across chunks is reassembled. Pairs are decoded in wasm into
-// offsets, and become strings only when read (PairList).
+// class copies out with one Uint32Array. Record content is handed on as fragments, views of the pushed
+// chunk: a record split across chunks comes as one fragment per chunk, never reassembled nor copied.
+// Whole records (record()) are joined from those fragments for the tools that want them. Pairs are
+// decoded in wasm into offsets, and become strings only when read (PairList). The decoder's state lives
+// in wasm memory, in a slot of its own, from its first push to its end (assembly/heap.ts).
 
-import { codec, StateField, type Codec } from './wasm.js';
-import { Ev, RecordType } from './constants.js';
+import { codec, type Codec } from './wasm.js';
+import { Err, Ev, Frag, Globals, Phase, RecordType, State } from './contract.generated.js';
 import { decodeError, FastCGIProtocolError } from './errors.js';
-import { PairList } from './pairs.js';
+import { PairList, type Segment } from './pairs.js';
+import { concatBytes } from './bytes.js';
 
 export interface DecoderHandler {
   /**
-   * Every record, in stream order. `content` is a view of the pushed chunk when the record lay inside
-   * one chunk, otherwise a fresh copy: either way it stays valid (the decoder never reuses a chunk, so
-   * do not reuse the chunks you push while you hold their views). `offset`: the stream offset of the
-   * record's header.
+   * Record content as it arrives, for every record, in stream order: `bytes` is a view of the chunk
+   * you pushed (never a copy), valid as long as you do not change that chunk. A record lying in one
+   * chunk is one fragment (flags START | END); one split across chunks is one fragment per chunk. An
+   * empty record is one empty fragment; for PARAMS, STDIN, STDOUT, STDERR and DATA it also has
+   * STREAM_END. `flags >>> 8` is the record's padding length (see Fragment). `offset`: the
+   * stream offset of bytes[0].
+   */
+  fragment?(type: number, requestId: number, bytes: Uint8Array, flags: number, offset: number): void;
+  /**
+   * Every record, whole, in stream order, right after its last fragment: `content` is that fragment
+   * when the record lay in one chunk, else a copy joining its fragments. `offset`: the stream offset
+   * of the record's header.
    */
   record?(type: number, requestId: number, content: Uint8Array, paddingLength: number, offset: number): void;
   /**
-   * The pairs completed by one PARAMS, GET_VALUES or GET_VALUES_RESULT record, right after its record().
+   * The pairs completed by one PARAMS, GET_VALUES or GET_VALUES_RESULT record, after its last fragment.
    * `continues`: a pair of this PARAMS stream is left partial at the end of this record, its bytes
    * going on in the stream's next record (legal, but php-fpm rejects it: tools report it).
    */
   pairs?(type: number, requestId: number, pairs: PairList, continues: boolean): void;
-  /** A BEGIN_REQUEST body, right after its record(). */
+  /** A BEGIN_REQUEST body, after its record. */
   begin?(requestId: number, role: number, flags: number): void;
   /** An END_REQUEST body; appStatus is unsigned 32-bit. */
   end?(requestId: number, appStatus: number, protocolStatus: number): void;
@@ -38,63 +49,65 @@ export interface DecoderOptions {
   /** Most PARAMS content bytes one request may send; more fails with PARAMS_TOO_LARGE. Default 1 MiB. */
   maxParamsBytes?: number;
   /**
-   * Reassemble every record split across chunks into one reused buffer: its content is then valid only
-   * during the record() call (like a view into wasm memory), which saves allocating up to 64 KiB per
-   * split record. For handlers that consume content at once. Default false.
+   * Most wasm memory the partial pairs of this decoder may hold together at the end of a PARAMS record
+   * (each takes a 128-byte slot and 1 KiB pages of 1020 bytes); more fails with PARTIAL_PAIRS_TOO_LARGE.
+   * Default: maxPairBytes plus a sixteenth of it plus 64 KiB.
    */
-  reuseSplitBuffer?: boolean;
+  maxPartialPairBytes?: number;
 }
 
 export const DEFAULT_MAX_PARAMS_BYTES = 1 << 20;
+
+/** Room for the longest pair allowed to straddle records, and a few short ones besides. */
+export function defaultPartialPairBudget(maxPairBytes: number): number {
+  return Math.min(0xffffffff, maxPairBytes + Math.ceil(maxPairBytes / 16) + 65536);
+}
 
 // Window sizes: a window grows while wasm reads every byte (small records), and shrinks to the minimum
 // when wasm skipped content it does not read (large STDIN/STDOUT payloads are never copied in).
 const MIN_WINDOW = 512;
 const MAX_WINDOW = 65536;
+const WHOLE = Frag.START | Frag.END;
+const PAIR_TYPES = new Uint8Array(256);
+PAIR_TYPES[RecordType.PARAMS] = PAIR_TYPES[RecordType.GET_VALUES] = PAIR_TYPES[RecordType.GET_VALUES_RESULT] = 1;
+/** Types whose content wasm does not read: all but the pair types and the fixed bodies (BEGIN, END, UNKNOWN_TYPE). */
+const OPAQUE = new Uint8Array(256).fill(1);
+for (const t of [RecordType.PARAMS, RecordType.GET_VALUES, RecordType.GET_VALUES_RESULT, RecordType.BEGIN_REQUEST, RecordType.END_REQUEST, RecordType.UNKNOWN_TYPE]) OPAQUE[t] = 0;
 
-/** A record whose content runs across chunks, being reassembled. */
-interface SplitRecord {
-  type: number;
-  requestId: number;
-  content: Uint8Array;
-  filled: number;
-  pairs: PairList | null;
-  /** Content wasm does not read (STDIN, STDOUT, STDERR, DATA, unknown types). */
-  opaque: boolean;
-  /** For the current fragment: its chunk offsets plus this are offsets in `content`. */
-  contentShift: number;
-  headerAt: number;
-}
+/** A decoder whose wasm state nobody freed (it was dropped without end() or dispose()): free it now. */
+const orphans = new FinalizationRegistry<number>((state) => codec().x.freeDecoder(state));
 
-/** Where a dispatch reads its events: wasm memory in place, or a copy once something could overwrite it. */
-interface EventSource {
-  ev: Uint32Array;
-  /** Index in `ev` of the batch's first word. */
-  base: number;
-  words: number;
-}
+// Each dispatch reads its own copy of the event table, so that a handler may call into wasm (another
+// decoder's push, an encoder growing memory) without overwriting it; nested dispatches take the next one.
+const eventCopies: Uint32Array[] = [];
+let dispatchDepth = 0;
 
-// A StateOwner of wasm.ts by shape, not by an `implements` clause: that would put wasm.ts's
-// WebAssembly types in the published declarations, which a TypeScript project without the DOM lib
-// (a Node server's) cannot read (test/package: the consumer's strict typecheck).
+type FragmentFn = NonNullable<DecoderHandler['fragment']>;
+type RecordFn = NonNullable<DecoderHandler['record']>;
+
 export class Decoder {
   private readonly c: Codec = codec();
   private readonly handler: DecoderHandler;
+  private readonly onFragment: FragmentFn | undefined;
+  private readonly onRecord: RecordFn | undefined;
   private readonly maxPairBytes: number;
   private readonly maxParamsBytes: number;
-  /** This decoder's wasm state while another decoder holds the instance; null before the first push. */
-  private snapshot: Uint8Array | null = null;
-  /** The buffer snapshots are written into, kept between switches. */
-  private spare: Uint8Array | null = null;
+  private readonly partialBudget: number;
+  /** This decoder's state slot in wasm memory; 0 before the first push and once freed. */
+  private state = 0;
   /** Stream offset of the chunk being decoded. */
   private base = 0;
   private window = MIN_WINDOW;
   private want = 0;
-  private split: SplitRecord | null = null;
-  private readonly reuse: boolean;
-  private reusable: Uint8Array | null = null;
-  /** The batch being dispatched (see rescue()). */
-  private source: EventSource | null = null;
+  /** Stream offset of the header of the record being delivered. */
+  private recordAt = 0;
+  /** The pairs of the pair record being decoded, until its end: four numbers each (as in PairList), in a reused array. */
+  private readonly pairOffs: number[] = [];
+  private pairCount = 0;
+  /** The buffers those pairs lie in (usually the one chunk). */
+  private pairSegs: Segment[] | null = null;
+  /** The fragments of a split record being joined for record(). */
+  private parts: Uint8Array[] | null = null;
   /** PARAMS bytes received per open request id. */
   private readonly paramsBytes = new Map<number, number>();
   private failure: FastCGIProtocolError | null = null;
@@ -105,9 +118,11 @@ export class Decoder {
 
   constructor(handler: DecoderHandler, options: DecoderOptions = {}) {
     this.handler = handler;
+    this.onFragment = handler.fragment;
+    this.onRecord = handler.record;
     this.maxPairBytes = limit(options.maxPairBytes, DEFAULT_MAX_PARAMS_BYTES, 'maxPairBytes');
     this.maxParamsBytes = limit(options.maxParamsBytes, DEFAULT_MAX_PARAMS_BYTES, 'maxParamsBytes');
-    this.reuse = options.reuseSplitBuffer ?? false;
+    this.partialBudget = limit(options.maxPartialPairBytes, defaultPartialPairBudget(this.maxPairBytes), 'maxPartialPairBytes');
   }
 
   /** Bytes decoded so far. */
@@ -122,7 +137,8 @@ export class Decoder {
   /**
    * Decodes a chunk, calling the handler for every event in it. Throws FastCGIProtocolError on bad input
    * (and again on every later push). A push from inside a handler of this same decoder is queued and
-   * decoded when the current chunk is done.
+   * decoded when the current chunk is done. Do not change a chunk after pushing it while you hold views
+   * of it (fragments, record contents, pairs): the decoder never copies it.
    */
   push(chunk: Uint8Array): void {
     if (this.failure) throw this.failure;
@@ -133,108 +149,90 @@ export class Decoder {
     }
     this.busy = true;
     try {
+      if (this.state === 0) this.allocate();
       this.decodeChunk(chunk);
-      while (this.queue.length > 0) this.decodeChunk(this.queue.shift()!);
+      while (this.queue.length > 0 && !this.disposed) this.decodeChunk(this.queue.shift()!);
     } finally {
       this.busy = false;
-      this.queue.length = 0;
-      if (this.disposed) this.dispose();
+      if (this.queue.length > 0) this.queue.length = 0; // a decoder that failed drops what was queued
+      if (this.disposed || this.failure) this.release();
     }
   }
 
   /**
-   * Lets go of everything this decoder holds (its wasm state, unsaved; a split record; buffers): for a
+   * Lets go of everything this decoder holds (its wasm state and partial pairs, a split record): for a
    * stream that will never be read again. Later pushes throw as after end(); a dispatch in progress
    * stops after the current event.
    */
   dispose(): void {
     this.ended = this.disposed = true;
-    if (this.busy) return; // the push in progress finishes the job when it unwinds
-    this.c.disown(this);
-    this.snapshot = this.spare = this.reusable = null;
-    this.split = null;
+    this.pairSegs = null;
+    this.parts = null;
     if (this.paramsBytes.size > 0) this.paramsBytes.clear();
+    if (!this.busy) this.release(); // else the push in progress frees it when it unwinds
   }
 
-  /** Signals end of stream: throws if it ended inside a record or a pair (TRUNCATED_*, NV_TRUNCATED). */
+  /** Signals end of stream: throws if it ended inside a record (TRUNCATED_*). Frees the wasm state. */
   end(): void {
     if (this.failure) throw this.failure;
     if (this.ended) return;
+    if (this.busy) throw new TypeError('fcgi-wasm: end() from inside a handler of the same decoder');
     this.ended = true;
-    if (this.snapshot === null && this.c.owner !== this) return; // nothing was ever pushed
-    this.own();
-    const code = this.c.x.finish();
-    this.c.acquire(null);
-    this.snapshot = null;
+    if (this.state === 0) return; // nothing was ever pushed
+    const code = this.c.x.finish(this.state);
+    this.release();
     if (code !== 0) throw this.fail(decodeError(code, this.base, 'end of stream'));
+  }
+
+  private allocate(): void {
+    const state = this.c.x.newDecoder(this.maxPairBytes, this.partialBudget);
+    if (state === 0) throw this.fail(decodeError(Err.OUT_OF_MEMORY, this.base, 'no memory for a new decoder'));
+    this.state = state;
+    orphans.register(this, state, this);
+  }
+
+  private release(): void {
+    if (this.state === 0) return;
+    this.c.x.freeDecoder(this.state);
+    orphans.unregister(this);
+    this.state = 0;
   }
 
   private fail(err: FastCGIProtocolError): FastCGIProtocolError {
     this.failure = err;
-    if (this.c.owner === this) this.c.acquire(null);
-    this.snapshot = null;
-    this.split = null;
+    this.pairSegs = null;
+    this.parts = null;
+    if (!this.busy) this.release();
     return err;
-  }
-
-  /** Puts this decoder's state into the wasm instance. */
-  private own(): void {
-    const c = this.c;
-    if (!c.acquire(this)) return;
-    const snap = this.snapshot;
-    if (snap === null) {
-      c.x.reset(this.maxPairBytes);
-      return;
-    }
-    const u32snap = new Uint32Array(snap.buffer, snap.byteOffset, c.STATE_SIZE >>> 2);
-    const rows = u32snap[StateField.CARRIES >>> 2]!;
-    const used = u32snap[StateField.ARENA_USED >>> 2]!;
-    c.ensure(c.ARENA + used);
-    const u8 = c.u8;
-    u8.set(snap.subarray(0, c.STATE_SIZE), c.STATE);
-    u8.set(snap.subarray(c.STATE_SIZE, c.STATE_SIZE + rows * c.CARRY_ROW), c.CARRIES);
-    u8.set(snap.subarray(c.STATE_SIZE + rows * c.CARRY_ROW), c.ARENA);
-    this.snapshot = null;
-  }
-
-  saveState(): void {
-    const c = this.c;
-    const u8 = c.u8;
-    const u32 = c.u32;
-    const rows = u32[(c.STATE + StateField.CARRIES) >>> 2]!;
-    const used = u32[(c.STATE + StateField.ARENA_USED) >>> 2]!;
-    // the snapshot's bytes are copied back into wasm by own() before the next save: one buffer serves
-    // every switch (a tool that interleaves many connections switches once per packet)
-    const size = c.STATE_SIZE + rows * c.CARRY_ROW + used;
-    if (this.spare === null || this.spare.length < size) this.spare = new Uint8Array(Math.max(size, 2 * c.STATE_SIZE));
-    const snap = this.spare.subarray(0, size);
-    snap.set(u8.subarray(c.STATE, c.STATE + c.STATE_SIZE), 0);
-    snap.set(u8.subarray(c.CARRIES, c.CARRIES + rows * c.CARRY_ROW), c.STATE_SIZE);
-    snap.set(u8.subarray(c.ARENA, c.ARENA + used), c.STATE_SIZE + rows * c.CARRY_ROW);
-    this.snapshot = snap;
   }
 
   private decodeChunk(chunk: Uint8Array): void {
     const c = this.c;
     const x = c.x;
+    const state = this.state;
     const len = chunk.length;
+    if (len === 0) return;
+    // The whole chunk lies inside the content of a record wasm does not read (the middle of a large
+    // STDIN or STDOUT record): it is one fragment, and wasm need not see it. The state says so, and
+    // takes the chunk as wasm's CONTENT phase would (assembly/decoder.ts): REM down, STARTED set.
+    const u32 = c.u32;
+    const s = state >>> 2;
+    const rem = u32[s + (State.REM >>> 2)]!;
+    if (rem > len && u32[s + (State.PHASE >>> 2)] === Phase.CONTENT && OPAQUE[u32[s + (State.TYPE >>> 2)]!] === 1 && u32[s + (State.ERROR >>> 2)] === 0) {
+      u32[s + (State.REM >>> 2)] = rem - len;
+      const flags = u32[s + (State.STARTED >>> 2)] === 0 ? Frag.START : 0;
+      u32[s + (State.STARTED >>> 2)] = 1;
+      this.deliver(u32[s + (State.TYPE >>> 2)]!, u32[s + (State.ID >>> 2)]!, new Uint8Array(chunk.buffer, chunk.byteOffset, len), flags, this.base);
+      this.base += len;
+      return;
+    }
     let start = 0;
     while (start < len && !this.disposed) {
-      this.own();
-      // The rest of the chunk is the middle of a split STDIN/STDOUT-like record: wasm need not see it.
-      const s = this.split;
-      if (s !== null && s.opaque && s.content.length - s.filled > len - start && x.skipContent(len - start) > 0) {
-        s.content.set(chunk.subarray(start), s.filled);
-        s.filled += len - start;
-        break;
-      }
       const n = Math.min(len - start, Math.max(this.want, this.window));
-      c.beforeDecode();
-      c.u8.set(chunk.subarray(start, start + n), c.INPUT);
-      const next = x.decode(len, start, n, this.base);
-      const u32 = c.u32;
-      const count = u32[(c.STATE + StateField.EVENTS) >>> 2]!;
-      this.want = u32[(c.STATE + StateField.WANT) >>> 2]!;
+      c.u8.set(start === 0 && n === len ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + start, n), c.INPUT);
+      const next = x.decode(state, len, start, n, this.base);
+      const count = c.global(Globals.EVENTS);
+      this.want = c.global(Globals.WANT);
       // Shrink the window after wasm skipped a payload longer than it (large records are never copied
       // in); grow it while wasm reads to its end (small records: about one call per chunk).
       if (next > start + n + this.window) this.window = MIN_WINDOW;
@@ -242,146 +240,130 @@ export class Decoder {
       if (next <= start && count === 0 && this.want <= n) {
         throw this.fail(new FastCGIProtocolError('INTERNAL', 'decoder made no progress', this.base + start));
       }
-      this.dispatch(chunk, count);
+      if (count > 0) this.dispatch(chunk, count);
       start = next;
     }
     this.base += len;
   }
 
-  /**
-   * Calls the handler for a batch of events, read in place from wasm memory. Pairs held in wasm memory
-   * are copied out first; if a handler makes wasm write again (another decoder's push, memory growth),
-   * rescue() copies the batch out before it is overwritten.
-   */
+  /** Calls the handler for a batch of events, read from a copy of the event table. */
   private dispatch(chunk: Uint8Array, count: number): void {
     const c = this.c;
     const words = count * 4;
-    const source: EventSource = { ev: c.u32, base: c.EVENTS >>> 2, words };
-    let carried: Map<number, Uint8Array> | null = null;
-    if (c.u32[(c.STATE + StateField.DONE) >>> 2]! > 0) {
-      carried = new Map();
-      const { ev, base } = source;
-      const u8 = c.u8;
-      for (let i = 0; i < words; i += 4) {
-        if ((ev[base + i]! & 0xff) === Ev.PAIR_CARRIED) {
-          carried.set(i, u8.slice(ev[base + i + 1]!, ev[base + i + 1]! + ev[base + i + 2]! + ev[base + i + 3]!));
-        }
-      }
+    let ev = eventCopies[dispatchDepth];
+    if (ev === undefined || ev.length < words) ev = eventCopies[dispatchDepth] = new Uint32Array(Math.max(words, 4096));
+    ev.set(c.u32.subarray(c.EVENTS >>> 2, (c.EVENTS >>> 2) + words));
+    // pairs completed from carried bytes: copied out of their pages, which wasm then frees
+    let carried: Uint8Array[] | null = null;
+    if (c.global(Globals.DONE) > 0) {
+      carried = c.copyCarried(ev, words);
+      c.x.releaseCarried(this.state);
     }
-    const outer = this.source;
-    const outerReader = c.reader;
-    this.source = source;
-    c.reader = this;
+    dispatchDepth++;
     try {
-      this.dispatchEvents(chunk, source, carried);
+      this.dispatchEvents(chunk, ev, words, carried);
     } finally {
-      this.source = outer;
-      c.reader = outerReader;
+      dispatchDepth--;
     }
   }
 
-  /** Wasm memory is about to be overwritten or to grow: keep this batch's events in a copy. */
-  rescue(): void {
-    const s = this.source;
-    if (s === null || s.ev.buffer !== this.c.x.memory.buffer) return; // already a copy
-    s.ev = s.ev.slice(s.base, s.base + s.words);
-    s.base = 0;
-  }
-
-  private dispatchEvents(chunk: Uint8Array, src: EventSource, carried: Map<number, Uint8Array> | null): void {
+  private dispatchEvents(chunk: Uint8Array, ev: Uint32Array, words: number, carried: Uint8Array[] | null): void {
     const h = this.handler;
-    const words = src.words;
+    const ab = chunk.buffer;
+    const bo = chunk.byteOffset;
+    const base = this.base;
+    const onFragment = this.onFragment;
+    const whole = this.onRecord === undefined;
     for (let i = 0; i < words && !this.disposed; i += 4) {
-      // src.ev and src.base may change under a handler call (rescue): read them afresh each time
-      let ev = src.ev;
-      let b = src.base + i;
-      const w0 = ev[b]!;
-      const kind = w0 & 0xff;
+      const w0 = ev[i]!;
       const type = (w0 >>> 8) & 0xff;
       const id = w0 >>> 16;
-      switch (kind) {
-        case Ev.RECORD: {
-          const off = ev[b + 1]!;
-          const clen = ev[b + 2]!;
-          if (type === RecordType.PARAMS) this.countParams(id, clen, this.base + off - 8);
-          const padWord = ev[b + 3]!;
-          h.record?.(type, id, chunk.subarray(off, off + clen), padWord & 0xff, this.base + off - 8);
-          if (isPairType(type)) {
-            const list = new PairList();
-            ev = src.ev;
-            b = src.base;
-            while (i + 4 < words && isPairEvent(ev[b + i + 4]! & 0xff)) {
-              i += 4;
-              addPair(list, chunk, ev, b + i, i, carried);
-            }
-            h.pairs?.(type, id, list, padWord > 0xff);
-          }
+      switch (w0 & 0xff) {
+        case Ev.FRAGMENT: {
+          const off = ev[i + 1]!;
+          const info = ev[i + 3]!;
+          const bytes = new Uint8Array(ab, bo + off, ev[i + 2]!);
+          // the hot path: a record in one chunk, with nothing to do but hand its content on
+          if (whole && (info & WHOLE) === WHOLE && PAIR_TYPES[type] === 0) onFragment?.call(h, type, id, bytes, info & 0xffff, base + off);
+          else this.deliver(type, id, bytes, info, base + off);
           break;
         }
-        case Ev.HEADER: {
-          const clen = ev[b + 1]!;
-          let content: Uint8Array;
-          // pairs are read lazily from their record's content: never from the reused buffer
-          if (this.reuse && !isPairType(type)) {
-            content = (this.reusable ??= new Uint8Array(0xffff)).subarray(0, clen);
-          } else content = new Uint8Array(clen);
-          this.split = {
-            type, requestId: id, content, filled: 0, pairs: isPairType(type) ? new PairList() : null,
-            opaque: !isPairType(type) && !isFixedType(type), contentShift: 0, headerAt: this.base + ev[b + 3]! - 8,
-          };
+        case Ev.PAIR:
+          this.addPair(chunk, ev[i + 1]!, ev[i + 2]!, ev[i + 3]!);
           break;
-        }
-        case Ev.CONTENT: {
-          const s = this.split!;
-          const off = ev[b + 1]!;
-          const n = ev[b + 2]!;
-          s.content.set(chunk.subarray(off, off + n), s.filled);
-          s.contentShift = s.filled - off; // chunk offset -> offset in the reassembled content
-          s.filled += n;
-          break;
-        }
-        case Ev.PAIR: {
-          // a pair inside this fragment: point into the reassembled content, so that the record's
-          // pairs share one buffer (and one string)
-          const s = this.split!;
-          s.pairs!.add(s.content, ev[b + 1]! + s.contentShift, ev[b + 2]!, ev[b + 3]!);
-          break;
-        }
         case Ev.PAIR_CARRIED:
-          addPair(this.split!.pairs!, chunk, ev, b, i, carried);
+          this.addPair(carried![ev[i + 1]!]!, 0, ev[i + 2]!, ev[i + 3]!);
           break;
-        case Ev.RECORD_END: {
-          const s = this.split!;
-          this.split = null;
-          if (s.type === RecordType.PARAMS) this.countParams(s.requestId, s.content.length, s.headerAt);
-          const open = ev[b + 3]! !== 0;
-          h.record?.(s.type, s.requestId, s.content, ev[b + 2]!, s.headerAt);
-          if (s.pairs) h.pairs?.(s.type, s.requestId, s.pairs, open);
-          break;
-        }
         case Ev.BEGIN:
           if (this.paramsBytes.has(id)) this.paramsBytes.set(id, 0);
-          h.begin?.(id, ev[b + 1]!, ev[b + 2]!);
+          h.begin?.(id, ev[i + 1]!, ev[i + 2]!);
           break;
         case Ev.END:
-          h.end?.(id, ev[b + 1]!, ev[b + 2]!);
+          h.end?.(id, ev[i + 1]!, ev[i + 2]!);
           break;
         case Ev.UNKNOWN_TYPE:
-          h.unknownType?.(ev[b + 1]!);
+          h.unknownType?.(ev[i + 1]!);
           break;
         case Ev.ERROR:
-          throw this.fail(decodeError(ev[b + 1]!, this.c.errorOffset()));
+          throw this.fail(decodeError(ev[i + 1]!, this.c.f64(this.state + State.ERR_AT)));
         default:
-          throw this.fail(new FastCGIProtocolError('INTERNAL', `unknown decoder event ${kind}`, this.base));
+          throw this.fail(new FastCGIProtocolError('INTERNAL', `unknown decoder event ${w0 & 0xff}`, this.base));
       }
     }
+  }
+
+  /**
+   * One fragment: to fragment(), then, when it ends its record, the record-level callbacks. `info` is
+   * the event's last word: Frag flags | padding << 8 | content length << 16.
+   */
+  private deliver(type: number, id: number, bytes: Uint8Array, info: number, offset: number): void {
+    if ((info & Frag.START) !== 0) this.recordAt = offset - 8;
+    const end = (info & Frag.END) !== 0;
+    if (end && type === RecordType.PARAMS) this.countParams(id, info >>> 16);
+    this.onFragment?.call(this.handler, type, id, bytes, info & 0xffff, offset);
+    const onRecord = this.onRecord;
+    if (onRecord !== undefined) {
+      if ((info & Frag.START) === 0) this.parts!.push(bytes);
+      else if (!end) this.parts = [bytes];
+      if (end) {
+        const content = (info & Frag.START) !== 0 ? bytes : concatBytes(this.parts!);
+        this.parts = null;
+        if (this.disposed) return;
+        onRecord.call(this.handler, type, id, content, (info >>> 8) & 0xff, this.recordAt);
+      }
+    }
+    if (end && PAIR_TYPES[type] === 1 && !this.disposed) {
+      const list = PairList.gathered(this.pairSegs ?? [], this.pairOffs.slice(0, 4 * this.pairCount));
+      this.pairSegs = null;
+      this.pairCount = 0;
+      this.handler.pairs?.(type, id, list, (info & Frag.PAIR_OPEN) !== 0);
+    }
+  }
+
+  /** A pair of the pair record being decoded: its name starts at `start` in `buf`. */
+  private addPair(buf: Uint8Array, start: number, nameLength: number, valueLength: number): void {
+    const segs = (this.pairSegs ??= []);
+    let k = segs.length - 1;
+    const end = start + nameLength + valueLength;
+    if (k < 0 || segs[k]!.buf !== buf) {
+      segs.push({ buf, start, end, span: undefined });
+      k++;
+    } else if (end > segs[k]!.end) {
+      segs[k]!.end = end;
+    }
+    const o = 4 * this.pairCount++;
+    const offs = this.pairOffs;
+    offs[o] = k;
+    offs[o + 1] = start;
+    offs[o + 2] = nameLength;
+    offs[o + 3] = valueLength;
   }
 
   /**
    * Counts a complete PARAMS record against maxParamsBytes (at completion, so that the outcome does
    * not depend on how the stream was cut); an empty one ends the request's params.
    */
-  private countParams(id: number, clen: number, headerAt: number): void {
+  private countParams(id: number, clen: number): void {
     if (clen === 0) {
       // reset, not deleted: a Map that gains and loses an entry per request reallocates its table
       // each time (it holds one entry per request id the peer uses, so stays small)
@@ -394,27 +376,12 @@ export class Decoder {
         new FastCGIProtocolError(
           'PARAMS_TOO_LARGE',
           `PARAMS_TOO_LARGE: request ${id} sent ${total} bytes of FCGI_PARAMS, more than maxParamsBytes ${this.maxParamsBytes}`,
-          headerAt,
+          this.recordAt,
         ),
       );
     }
     this.paramsBytes.set(id, total);
   }
-}
-
-function isPairType(type: number): boolean {
-  return type === RecordType.PARAMS || type === RecordType.GET_VALUES || type === RecordType.GET_VALUES_RESULT;
-}
-function isPairEvent(kind: number): boolean {
-  return kind === Ev.PAIR || kind === Ev.PAIR_CARRIED;
-}
-function isFixedType(type: number): boolean {
-  return type === RecordType.BEGIN_REQUEST || type === RecordType.END_REQUEST || type === RecordType.UNKNOWN_TYPE;
-}
-/** Adds the pair of the event at ev[b] (batch word i) to the list. */
-function addPair(list: PairList, chunk: Uint8Array, ev: Uint32Array, b: number, i: number, carried: Map<number, Uint8Array> | null): void {
-  if ((ev[b]! & 0xff) === Ev.PAIR) list.add(chunk, ev[b + 1]!, ev[b + 2]!, ev[b + 3]!);
-  else list.add(carried!.get(i)!, 0, ev[b + 2]!, ev[b + 3]!);
 }
 
 export function limit(value: number | undefined, fallback: number, name: string): number {

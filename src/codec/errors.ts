@@ -1,6 +1,8 @@
 // Typed errors. Every error has a stable `code`; decoding errors also carry the stream `offset` of the
 // byte that broke a rule, and their message says what was expected, what came and where.
 
+import { ErrRule } from './contract.generated.js';
+
 export class FastCGIError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
@@ -21,21 +23,8 @@ export class FastCGIProtocolError extends FastCGIError {
   }
 }
 
-/** Error codes of the wasm decoder, by number (assembly/constants.ts, namespace Err). */
-export const DecodeErrorCodes: Record<number, { code: string; rule: string }> = {
-  1: { code: 'BAD_VERSION', rule: 'a record header must have version 1 (spec 3.3)' },
-  2: { code: 'BAD_BEGIN_LENGTH', rule: 'FCGI_BEGIN_REQUEST content must be exactly 8 bytes (spec 5.1)' },
-  3: { code: 'BEGIN_ON_NULL_ID', rule: 'FCGI_BEGIN_REQUEST must not use the null request id 0 (spec 3.3)' },
-  4: { code: 'BAD_END_LENGTH', rule: 'FCGI_END_REQUEST content must be exactly 8 bytes (spec 5.5)' },
-  5: { code: 'BAD_UNKNOWN_TYPE_LENGTH', rule: 'FCGI_UNKNOWN_TYPE content must be exactly 8 bytes (spec 4.2)' },
-  6: { code: 'NV_TRUNCATED', rule: 'a name-value pair must be complete before its stream or record ends (spec 3.4)' },
-  7: { code: 'PAIR_TOO_LONG', rule: 'a name-value pair declared longer than the configured pair limit' },
-  8: { code: 'TOO_MANY_PARTIAL_PAIRS', rule: 'more streams hold a partial name-value pair than the decoder allows (256)' },
-  9: { code: 'TRUNCATED_HEADER', rule: 'the stream ended inside a record header' },
-  10: { code: 'TRUNCATED_CONTENT', rule: 'the stream ended inside a record content' },
-  11: { code: 'TRUNCATED_PADDING', rule: 'the stream ended inside a record padding' },
-  12: { code: 'OUT_OF_MEMORY', rule: 'the decoder could not grow its memory' },
-};
+/** Error codes of the wasm decoder, by number: generated from assembly/contract.ts (namespace Err). */
+export const DecodeErrorCodes = ErrRule;
 
 export function decodeError(num: number, offset: number, detail = ''): FastCGIProtocolError {
   const known = DecodeErrorCodes[num];

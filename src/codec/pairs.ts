@@ -23,93 +23,94 @@ export function latin1(buf: Uint8Array, start: number, end: number): string {
 
 const utf8Decoder = new TextDecoder('utf-8');
 
+/** The pairs of a list that lie in one buffer, and their bytes decoded once (see PairList.text). */
+export interface Segment {
+  buf: Uint8Array;
+  /** From the first pair's name to the last pair's value, in `buf`. */
+  start: number;
+  end: number;
+  /** Bytes [start, end) as one Latin-1 string (byte offsets are string offsets), made on first read. */
+  span: string | undefined;
+}
+
 /**
  * The pairs of one record (or one standalone body), in wire order, duplicates kept. `get()` and
- * `toObject()` give the last value of a repeated name, as php-fpm and Go do.
+ * `toObject()` give the last value of a repeated name, as php-fpm and Go do. A pair is offsets into
+ * the bytes it arrived in: a view of a pushed chunk (a record split across chunks has pairs in several)
+ * or, for a pair carried across chunks or records, a copy of its own.
  */
 export class PairList implements Iterable<[string, string]> {
-  /**
-   * Three numbers per pair: name start, name length, value length, in the buffer the pair lies in:
-   * the list's first buffer, or for the few pairs that lie elsewhere (a pair carried across chunks, in
-   * its own copy) the one `elsewhere` names.
-   */
-  private readonly offs: number[] = [];
-  private primary: Uint8Array | null = null;
-  private elsewhere: Map<number, Uint8Array> | null = null;
+  /** Four numbers per pair: its segment, its name's start in the segment's buffer, name length, value length. */
+  private offs: number[];
+  private segs: Segment[];
   private names: string[] | undefined;
   private values: (string | undefined)[] | undefined;
-  /**
-   * The bytes from the first name to the last value in the first buffer, decoded once: names and
-   * values are cut from that string, one native call per record instead of two per pair. (Latin-1:
-   * byte offsets are string offsets.)
-   */
-  private span: string | undefined;
-  private spanStart = 0;
-  private spanEnd = 0;
+
+  constructor() {
+    this.offs = [];
+    this.segs = [];
+  }
+
+  /** A list of the pairs a decoder gathered: `offs` as in the list, each pair's segment in `segs`. */
+  static gathered(segs: Segment[], offs: number[]): PairList {
+    const list = new PairList();
+    list.segs = segs;
+    list.offs = offs;
+    return list;
+  }
 
   /** Adds a pair whose name starts at `start` in `buf`, its value right after the name. */
   add(buf: Uint8Array, start: number, nameLength: number, valueLength: number): void {
-    const i = this.length;
-    if (this.primary === null) this.primary = buf;
-    else if (buf !== this.primary) (this.elsewhere ??= new Map()).set(i, buf);
-    this.offs.push(start, nameLength, valueLength);
-  }
-
-  private bufferOf(i: number): Uint8Array {
-    return this.elsewhere?.get(i) ?? this.primary!;
-  }
-
-  /** The string of bytes [start, end) of pair i's buffer. */
-  private text(i: number, start: number, end: number): string {
-    if (this.elsewhere?.has(i)) return latin1(this.elsewhere.get(i)!, start, end);
-    if (this.span === undefined) {
-      // from the first pair to the last one in the first buffer (they come in increasing offsets)
-      let last = this.length - 1;
-      while (this.elsewhere?.has(last)) last--;
-      this.spanStart = this.offs[0]!;
-      this.spanEnd = this.offs[3 * last]! + this.offs[3 * last + 1]! + this.offs[3 * last + 2]!;
-      this.span = latin1(this.primary!, this.spanStart, this.spanEnd);
+    const segs = this.segs;
+    let seg = segs[segs.length - 1];
+    const end = start + nameLength + valueLength;
+    if (seg === undefined || seg.buf !== buf) {
+      seg = { buf, start, end, span: undefined };
+      segs.push(seg);
+    } else if (end > seg.end) {
+      seg.end = end; // pairs of one buffer come in increasing offsets
     }
-    if (start < this.spanStart || end > this.spanEnd) return latin1(this.primary!, start, end);
-    return this.span.substring(start - this.spanStart, end - this.spanStart);
+    this.offs.push(segs.length - 1, start, nameLength, valueLength);
   }
 
   /** Adds every pair of `other` (the pairs of a stream's next record). */
   append(other: PairList): void {
-    const n = this.length;
-    for (let i = 0; i < other.length; i++) {
-      const buf = other.bufferOf(i);
-      if (this.primary === null) this.primary = buf;
-      else if (buf !== this.primary) (this.elsewhere ??= new Map()).set(n + i, buf);
-      this.offs.push(other.offs[3 * i]!, other.offs[3 * i + 1]!, other.offs[3 * i + 2]!);
-    }
-    // a span made before may not reach the new pairs; names and values made before stay right
-    if (this.span !== undefined && other.length > 0) this.span = undefined;
+    const shift = this.segs.length;
+    for (const seg of other.segs) this.segs.push(seg);
+    const o = other.offs;
+    for (let i = 0; i < o.length; i += 4) this.offs.push(o[i]! + shift, o[i + 1]!, o[i + 2]!, o[i + 3]!);
+  }
+
+  /** The string of bytes [start, end) of pair i's buffer: cut from its segment's span, decoded once. */
+  private text(i: number, start: number, end: number): string {
+    const seg = this.segs[this.offs[4 * i]!]!;
+    seg.span ??= latin1(seg.buf, seg.start, seg.end);
+    return seg.span.substring(start - seg.start, end - seg.start);
   }
 
   get length(): number {
-    return this.offs.length / 3;
+    return this.offs.length >>> 2;
   }
   name(i: number): string {
     const names = (this.names ??= []);
-    return (names[i] ??= this.text(i, this.offs[3 * i]!, this.offs[3 * i]! + this.offs[3 * i + 1]!));
+    return (names[i] ??= this.text(i, this.offs[4 * i + 1]!, this.offs[4 * i + 1]! + this.offs[4 * i + 2]!));
   }
   value(i: number): string {
     const values = (this.values ??= []);
     let v = values[i];
     if (v === undefined) {
-      const start = this.offs[3 * i]! + this.offs[3 * i + 1]!;
-      v = values[i] = this.text(i, start, start + this.offs[3 * i + 2]!);
+      const start = this.offs[4 * i + 1]! + this.offs[4 * i + 2]!;
+      v = values[i] = this.text(i, start, start + this.offs[4 * i + 3]!);
     }
     return v;
   }
   nameBytes(i: number): Uint8Array {
-    const start = this.offs[3 * i]!;
-    return this.bufferOf(i).subarray(start, start + this.offs[3 * i + 1]!);
+    const start = this.offs[4 * i + 1]!;
+    return this.segs[this.offs[4 * i]!]!.buf.subarray(start, start + this.offs[4 * i + 2]!);
   }
   valueBytes(i: number): Uint8Array {
-    const start = this.offs[3 * i]! + this.offs[3 * i + 1]!;
-    return this.bufferOf(i).subarray(start, start + this.offs[3 * i + 2]!);
+    const start = this.offs[4 * i + 1]! + this.offs[4 * i + 2]!;
+    return this.segs[this.offs[4 * i]!]!.buf.subarray(start, start + this.offs[4 * i + 3]!);
   }
   /** The value decoded as UTF-8 (e.g. a REQUEST_URI a browser sent raw). */
   valueUtf8(i: number): string {
@@ -126,12 +127,23 @@ export class PairList implements Iterable<[string, string]> {
   /** Names of another length are passed over without being made into strings. */
   private lastIndexOf(name: string): number {
     const offs = this.offs;
-    for (let i = this.length - 1; i >= 0; i--) if (offs[3 * i + 1] === name.length && this.name(i) === name) return i;
+    for (let i = this.length - 1; i >= 0; i--) if (offs[4 * i + 2] === name.length && this.name(i) === name) return i;
     return -1;
   }
   toArray(): [string, string][] {
-    const out: [string, string][] = new Array(this.length);
-    for (let i = 0; i < this.length; i++) out[i] = [this.name(i), this.value(i)];
+    const n = this.length;
+    const out: [string, string][] = new Array(n);
+    if (this.names !== undefined || this.values !== undefined) {
+      for (let i = 0; i < n; i++) out[i] = [this.name(i), this.value(i)];
+      return out;
+    }
+    // nothing read yet: make each string once, straight into the result, without filling the caches
+    const o = this.offs;
+    for (let i = 0; i < n; i++) {
+      const start = o[4 * i + 1]!;
+      const mid = start + o[4 * i + 2]!;
+      out[i] = [this.text(i, start, mid), this.text(i, mid, mid + o[4 * i + 3]!)];
+    }
     return out;
   }
   toObject(): Record<string, string> {

@@ -1,31 +1,27 @@
 // The wasm codec instance: compiled and instantiated synchronously, once per realm, from the embedded
-// bytes. Every Decoder and Encoder of the realm shares it; decoders swap their state in and out
-// (see Decoder), so a thousand connections cost a thousand small snapshots, not a thousand memories.
+// bytes. Every Decoder and Encoder of the realm shares it; each decoder owns a state slot in its
+// memory from its first push to its end (assembly/heap.ts), so switching decoders copies nothing.
 
 import { WASM_BASE64 } from './wasm.generated.js';
+import { CONTRACT_ID, Carry, Ev, Globals, Heap } from './contract.generated.js';
 
 /** The exports of build/codec.wasm (assembly/index.ts). Addresses are byte offsets in `memory`. */
 export interface CodecExports {
   memory: WebAssembly.Memory;
   init(): void;
   ensure(end: number): number;
-  reset(pairLimit: number): void;
-  statePtr(): number;
-  stateSize(): number;
+  newDecoder(pairLimit: number, budget: number): number;
+  freeDecoder(state: number): void;
+  releaseCarried(state: number): void;
+  contractId(): number;
+  globalsPtr(): number;
   eventsPtr(): number;
-  eventCap(): number;
   inputPtr(): number;
-  inputCap(): number;
-  carriesPtr(): number;
-  carryRowSize(): number;
-  arenaPtr(): number;
-  events(): number;
   streamCut(): number;
-  decode(chunkLen: number, win: number, winLen: number, base: number): number;
-  skipContent(n: number): number;
-  finish(): number;
-  pairs(win: number, winLen: number): number;
-  pairsEnd(): number;
+  decode(state: number, chunkLen: number, win: number, winLen: number, base: number): number;
+  finish(state: number): number;
+  pairs(state: number, win: number, winLen: number): number;
+  pairsEnd(state: number): number;
   recordHeader(out: number, type: number, id: number, clen: number): number;
   paddedHeader(out: number, type: number, id: number, clen: number, plen: number): void;
   frameStream(out: number, type: number, id: number, len: number, terminate: number): number;
@@ -36,38 +32,13 @@ export interface CodecExports {
   packPairs(out: number, type: number, id: number, lens: number, count: number, bytes: number, terminate: number): number;
 }
 
-/** Byte offsets of STATE fields (assembly/layout.ts). */
-export const StateField = { CARRIES: 48, ARENA_USED: 52, ERROR: 56, PAIR_LIMIT: 60, DONE: 68, ERR_AT_F64: 72, EVENTS: 88, WANT: 92 } as const;
-
-export interface StateOwner {
-  /** Copies this owner's state out of wasm memory before another owner takes the instance. */
-  saveState(): void;
-}
-
-/** A decoder reading its events in place in wasm memory (see Decoder.dispatch). */
-export interface EventReader {
-  /** Copies the events still to be read out of wasm memory, which is about to change. */
-  rescue(): void;
-}
-
 /** One realm's codec: the instance, its fixed addresses and typed views refreshed after memory growth. */
 export class Codec {
   readonly x: CodecExports;
-  readonly STATE: number;
-  readonly STATE_SIZE: number;
+  readonly GLOBALS: number;
   readonly EVENTS: number;
-  readonly EVENT_CAP: number;
   readonly INPUT: number;
-  readonly INPUT_CAP: number;
-  readonly CARRIES: number;
-  readonly CARRY_ROW: number;
-  readonly ARENA: number;
   readonly STREAM_CUT: number;
-  /** The decoder whose state is in wasm memory now. */
-  owner: StateOwner | null = null;
-  /** The decoder dispatching events in place, if any: it must copy them before wasm writes again. */
-  reader: EventReader | null = null;
-  private buffer: ArrayBuffer | null = null;
   private _u8: Uint8Array = new Uint8Array(0);
   private _u32: Uint32Array = new Uint32Array(0);
   private _f64: Float64Array = new Float64Array(0);
@@ -75,73 +46,94 @@ export class Codec {
   constructor(bytes: Uint8Array<ArrayBuffer>) {
     const module = new WebAssembly.Module(bytes);
     this.x = new WebAssembly.Instance(module, {}).exports as unknown as CodecExports;
+    if (this.x.contractId() >>> 0 !== CONTRACT_ID) {
+      throw new Error(`fcgi-wasm: the embedded wasm was built from another assembly/contract.ts (${this.x.contractId() >>> 0} != ${CONTRACT_ID}): run \`npm run build\``);
+    }
     this.x.init();
-    this.STATE = this.x.statePtr();
-    this.STATE_SIZE = this.x.stateSize();
+    this.GLOBALS = this.x.globalsPtr();
     this.EVENTS = this.x.eventsPtr();
-    this.EVENT_CAP = this.x.eventCap();
     this.INPUT = this.x.inputPtr();
-    this.INPUT_CAP = this.x.inputCap();
-    this.CARRIES = this.x.carriesPtr();
-    this.CARRY_ROW = this.x.carryRowSize();
-    this.ARENA = this.x.arenaPtr();
     this.STREAM_CUT = this.x.streamCut();
   }
 
+  // Views of wasm memory, remade after it grew: growing detaches the old buffer, which empties every
+  // view of it (a length test is cheaper than asking the Memory for its buffer).
   /** A byte view of wasm memory, valid until the next call that may grow it. */
   get u8(): Uint8Array {
-    if (this.x.memory.buffer !== this.buffer) this.refresh();
+    if (this._u8.length === 0) this.refresh();
     return this._u8;
   }
   get u32(): Uint32Array {
-    if (this.x.memory.buffer !== this.buffer) this.refresh();
+    if (this._u32.length === 0) this.refresh();
     return this._u32;
   }
-  /** The stream offset of the decoder error just reported (STATE's f64 field). */
-  errorOffset(): number {
-    if (this.x.memory.buffer !== this.buffer) this.refresh();
-    return this._f64[(this.STATE + StateField.ERR_AT_F64) >>> 3]!;
+  /** The f64 at `address` (8-aligned): a state's stream offsets. */
+  f64(address: number): number {
+    if (this._f64.length === 0) this.refresh();
+    return this._f64[address >>> 3]!;
+  }
+  /** The u32 at `GLOBALS + field` (contract: Globals). */
+  global(field: number): number {
+    return this.u32[(this.GLOBALS + field) >>> 2]!;
   }
   private refresh(): void {
-    this.buffer = this.x.memory.buffer as ArrayBuffer;
-    this._u8 = new Uint8Array(this.buffer);
-    this._u32 = new Uint32Array(this.buffer);
-    this._f64 = new Float64Array(this.buffer);
+    const buffer = this.x.memory.buffer as ArrayBuffer;
+    this._u8 = new Uint8Array(buffer);
+    this._u32 = new Uint32Array(buffer);
+    this._f64 = new Float64Array(buffer);
   }
 
   /** Grows memory so that [0, end) exists. */
   ensure(end: number): void {
-    if (end > this.x.memory.buffer.byteLength) this.reader?.rescue();
     if (!this.x.ensure(end)) throw new RangeError(`fcgi-wasm: cannot grow wasm memory to ${end} bytes`);
   }
 
-  /** Before a call that rewrites the event table or may grow memory (decode, pairs). */
-  beforeDecode(): void {
-    this.reader?.rescue();
+  /** Bytes of the heap in use: the slots of live decoders and partial pairs, and their pages. */
+  heapInUse(): number {
+    return this.global(Globals.SLOTS_USED) * Heap.SLOT + this.global(Globals.PAGES_USED) * Heap.PAGE;
+  }
+
+  /**
+   * Copies the bytes of each pair completed from carried bytes (name and value, without the lengths)
+   * out of their pages (assembly/pairs.ts), and points its event in `ev` (a copy of the event table) at
+   * the copy: ev[i + 1] becomes an index into the result.
+   */
+  copyCarried(ev: Uint32Array, words: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const u32 = this.u32;
+    const u8 = this.u8;
+    for (let i = 0; i < words; i += 4) {
+      if ((ev[i]! & 0xff) !== Ev.PAIR_CARRIED) continue;
+      const carry = ev[i + 1]!;
+      const size = ev[i + 2]! + ev[i + 3]!;
+      const len = u32[(carry + Carry.LEN) >>> 2]!;
+      const head = len - size; // the two lengths
+      let page = u32[(carry + Carry.FIRST) >>> 2]!;
+      let bytes: Uint8Array;
+      if (len <= Heap.PAGE_DATA) {
+        bytes = u8.slice(page + 4 + head, page + 4 + len); // one page: one copy
+      } else {
+        bytes = new Uint8Array(size);
+        for (let at = 0; page !== 0; at += Heap.PAGE_DATA, page = u32[page >>> 2]!) {
+          const n = Math.min(Heap.PAGE_DATA, len - at);
+          const from = Math.max(head - at, 0);
+          if (from < n) bytes.set(u8.subarray(page + 4 + from, page + 4 + n), at + from - head);
+        }
+      }
+      ev[i + 1] = out.length;
+      out.push(bytes);
+    }
+    return out;
   }
 
   /**
    * Scratch space for one encoder call: `bytes` bytes starting at the first 16-aligned address at or
-   * above `from` (default: the top of the decoder arena, which must be kept).
+   * above `from` (default: the top of the heap, above every live block).
    */
   scratch(bytes: number, from = 0): number {
-    const used = this.u32[(this.STATE + StateField.ARENA_USED) >>> 2]!;
-    const at = (Math.max(from, this.ARENA + used) + 15) & ~15;
+    const at = (Math.max(from, this.global(Globals.HEAP_TOP)) + 15) & ~15;
     this.ensure(at + bytes);
     return at;
-  }
-
-  /** `owner` will never decode again: it leaves the instance without its state being saved. */
-  disown(owner: StateOwner): void {
-    if (this.owner === owner) this.owner = null;
-  }
-
-  /** Gives the decoder state to `next`, saving the previous owner's first. */
-  acquire(next: StateOwner | null): boolean {
-    if (this.owner === next) return false;
-    this.owner?.saveState();
-    this.owner = next;
-    return true;
   }
 }
 

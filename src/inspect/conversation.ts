@@ -2,9 +2,9 @@
 // each direction; this file pairs them into exchanges (BEGIN_REQUEST .. END_REQUEST per request id) and
 // reports what breaks the protocol or trips real peers (findings.ts).
 
-import { Decoder } from '../codec/decoder.js';
+import { Decoder, type DecoderHandler } from '../codec/decoder.js';
 import { FastCGIError, FastCGIProtocolError } from '../codec/errors.js';
-import { RecordType, Role, ProtocolStatus, Flags, recordTypeName } from '../codec/constants.js';
+import { Fragment, RecordType, Role, ProtocolStatus, Flags, recordTypeName } from '../codec/constants.js';
 import type { PairList } from '../codec/pairs.js';
 import { CgiResponseParser } from '../protocol/cgi-response.js';
 import { FindingCodes, type FindingCode } from './findings.js';
@@ -44,8 +44,6 @@ interface ChunkMark {
 }
 
 const MARKS_KEPT = 4096;
-/** Record contents are only counted and previewed (copied) here: a split record may use one reused buffer. */
-const DECODER_OPTIONS = { reuseSplitBuffer: true };
 
 /** One direction's decoder (or, for a raw stream of unknown direction, the only one). */
 class StreamSide {
@@ -102,12 +100,12 @@ export class ConversationAnalyzer {
     this.midstream = midstream;
     if (mixed) {
       this.sides = null;
-      this.mixed = new StreamSide(new Decoder(this.handler(null), DECODER_OPTIONS));
+      this.mixed = new StreamSide(new Decoder(this.handler(null)));
     } else {
       this.mixed = null;
       this.sides = {
-        'to-app': new StreamSide(new Decoder(this.handler('to-app'), DECODER_OPTIONS)),
-        'from-app': new StreamSide(new Decoder(this.handler('from-app'), DECODER_OPTIONS)),
+        'to-app': new StreamSide(new Decoder(this.handler('to-app'))),
+        'from-app': new StreamSide(new Decoder(this.handler('from-app'))),
       };
     }
   }
@@ -189,11 +187,20 @@ export class ConversationAnalyzer {
     }
   }
 
-  private handler(fixed: Direction | null): ConstructorParameters<typeof Decoder>[0] {
+  private handler(fixed: Direction | null): DecoderHandler {
+    // a record's fragments (views of the pushed bytes, never copied) are looked at once it is complete
+    let parts: Uint8Array[] = [];
+    let recordAt = 0;
     return {
-      record: (type, requestId, content, paddingLength, offset) => {
+      fragment: (type, requestId, bytes, flags, offset) => {
+        if ((flags & Fragment.START) !== 0) {
+          parts = [];
+          recordAt = offset - 8;
+        }
+        if (bytes.length > 0) parts.push(bytes);
+        if ((flags & Fragment.END) === 0) return;
         const direction = fixed ?? (FROM_APP.has(type) ? 'from-app' : 'to-app');
-        this.onRecord(fixed === null ? this.mixed! : this.sides![direction], direction, type, requestId, content, paddingLength, offset, fixed !== null);
+        this.onRecord(fixed === null ? this.mixed! : this.sides![direction], direction, type, requestId, parts, (flags >>> 8) & 0xff, recordAt, fixed !== null);
       },
       pairs: (type, requestId, list, continues) => this.onPairs(type, requestId, list, continues),
       begin: (requestId, role, flags) => this.onBegin(requestId, role, flags),
@@ -211,7 +218,10 @@ export class ConversationAnalyzer {
     return w;
   }
 
-  private onRecord(side: StreamSide, direction: Direction, type: number, id: number, content: Uint8Array, paddingLength: number, offset: number, checkDirection: boolean): void {
+  /** A complete record, its content as the fragments it came in. */
+  private onRecord(side: StreamSide, direction: Direction, type: number, id: number, content: Uint8Array[], paddingLength: number, offset: number, checkDirection: boolean): void {
+    let contentLength = 0;
+    for (const part of content) contentLength += part.length;
     const mark = side.at(offset);
     this.recordOffset = offset;
     this.recordDirection = direction;
@@ -219,11 +229,11 @@ export class ConversationAnalyzer {
     this.recordFrame = mark?.frame;
     this.ctx.counted(1, 0);
     if (this.mixed) {
-      if (direction === 'to-app') this.conversation.bytesToApp += 8 + content.length + paddingLength;
-      else this.conversation.bytesFromApp += 8 + content.length + paddingLength;
+      if (direction === 'to-app') this.conversation.bytesToApp += 8 + contentLength + paddingLength;
+      else this.conversation.bytesFromApp += 8 + contentLength + paddingLength;
     }
     if (this.ctx.keepRecords) {
-      const info: RecordInfo = { offset, direction, type, typeName: recordTypeName(type), requestId: id, contentLength: content.length, paddingLength };
+      const info: RecordInfo = { offset, direction, type, typeName: recordTypeName(type), requestId: id, contentLength, paddingLength };
       if (this.recordTime !== undefined) info.time = this.recordTime;
       if (this.recordFrame !== undefined) info.frame = this.recordFrame;
       this.conversation.records.push(info);
@@ -248,7 +258,7 @@ export class ConversationAnalyzer {
     switch (type) {
       case RecordType.PARAMS:
         if (ex.paramsComplete) this.report('AFTER_STREAM_END', `PARAMS for request ${id} after its empty PARAMS record ended the stream`, offset, direction, ex);
-        else if (content.length === 0) ex.paramsComplete = true;
+        else if (contentLength === 0) ex.paramsComplete = true;
         break;
       case RecordType.STDIN:
       case RecordType.DATA: {
@@ -259,8 +269,8 @@ export class ConversationAnalyzer {
           ex.paramsComplete = true; // reported once
         }
         if (stream.complete) this.report('AFTER_STREAM_END', `${name} for request ${id} after its empty ${name} record ended the stream`, offset, direction, ex);
-        else if (content.length === 0) stream.complete = true;
-        else extendPreview(stream, content, limit);
+        else if (contentLength === 0) stream.complete = true;
+        else for (const part of content) extendPreview(stream, part, limit);
         break;
       }
       case RecordType.ABORT_REQUEST:
@@ -276,38 +286,18 @@ export class ConversationAnalyzer {
           this.report('AFTER_STREAM_END', `${recordTypeName(type)} for request ${id} after its empty record ended the stream`, offset, direction, ex);
           break;
         }
-        if (content.length === 0) {
+        if (contentLength === 0) {
           if (isOut) o.stdoutEnded = true;
           else o.stderrEnded = true;
           break;
         }
         if (!isOut) {
-          extendPreview(r.stderr, content, Math.max(limit, STDERR_PREVIEW_MIN));
+          for (const part of content) extendPreview(r.stderr, part, Math.max(limit, STDERR_PREVIEW_MIN));
           break;
         }
-        r.stdoutBytes += content.length;
-        if (r.headersComplete) {
-          extendPreview(r.body, content, limit);
-          break;
-        }
+        r.stdoutBytes += contentLength;
         try {
-          // the head is looked for in copies of at most CGI_PIECE bytes (the decoder reuses the
-          // buffer of a record split across packets); what follows it is only counted
-          let rest = content;
-          while (!r.headersComplete && rest.length > 0) {
-            const piece = rest.subarray(0, CGI_PIECE);
-            rest = rest.subarray(piece.length);
-            const got = o.cgi.push(piece.slice());
-            if (got) {
-              const head = got.head!;
-              r.headersComplete = true;
-              r.status = head.status;
-              r.statusText = head.statusText;
-              r.headers = head.headers;
-              extendPreview(r.body, got.body, limit);
-            }
-          }
-          if (rest.length > 0) extendPreview(r.body, rest, limit);
+          for (const part of content) this.stdout(r, o.cgi, part, limit);
         } catch (e) {
           if (!(e instanceof FastCGIError)) throw e;
           // the head cannot be read: count the rest as body, as a gateway would fail it
@@ -317,6 +307,29 @@ export class ConversationAnalyzer {
         break;
       }
     }
+  }
+
+  /**
+   * STDOUT bytes: the CGI head is looked for in copies of at most CGI_PIECE bytes (the parser keeps
+   * what it is given until the head ends, and a view would keep the capture's whole read buffer);
+   * what follows the head is only counted and previewed.
+   */
+  private stdout(r: ResponseInfo, cgi: CgiResponseParser, bytes: Uint8Array, limit: number): void {
+    let rest = bytes;
+    while (!r.headersComplete && rest.length > 0) {
+      const piece = rest.subarray(0, CGI_PIECE);
+      rest = rest.subarray(piece.length);
+      const got = cgi.push(piece.slice());
+      if (got) {
+        const head = got.head!;
+        r.headersComplete = true;
+        r.status = head.status;
+        r.statusText = head.statusText;
+        r.headers = head.headers;
+        extendPreview(r.body, got.body, limit);
+      }
+    }
+    if (rest.length > 0) extendPreview(r.body, rest, limit);
   }
 
   private response(o: Open): ResponseInfo {

@@ -54,7 +54,7 @@ export class ClientConnection {
     this.encoder = new Encoder({ pooled: options.pooledOutput });
     this.decoder = new Decoder(
       {
-        record: (type, id, content) => this.onRecord(type, id, content),
+        fragment: (type, id, bytes) => this.onFragment(type, id, bytes),
         pairs: (type, id, pairs) => {
           if (type === RecordType.GET_VALUES_RESULT && id === 0) this.handler.values?.(pairs);
         },
@@ -141,7 +141,8 @@ export class ClientConnection {
     this.handler.close();
   }
 
-  private onRecord(type: number, id: number, content: Uint8Array): void {
+  /** Record content as it arrives (a view of the socket's chunk): STDOUT and STDERR go on as they come. */
+  private onFragment(type: number, id: number, content: Uint8Array): void {
     if (this.closed) return;
     if (id === 0) return; // management replies: GET_VALUES_RESULT (above), UNKNOWN_TYPE
     if (!this.active.has(id)) {

@@ -25,7 +25,7 @@ import { PairList } from '../codec/pairs.js';
 import { FastCGIProtocolError } from '../codec/errors.js';
 import { DEFAULT_MAX_PARAMS_BYTES } from '../codec/decoder.js';
 import { feed } from './feed.js';
-import { Flags, ProtocolStatus, RecordType, Role, Values } from '../codec/constants.js';
+import { Flags, Fragment, ProtocolStatus, RecordType, Role, Values } from '../codec/constants.js';
 
 export interface ServerConnectionOptions {
   /**
@@ -43,6 +43,8 @@ export interface ServerConnectionOptions {
   maxParamsBytes?: number;
   /** Longest single pair (PAIR_TOO_LONG beyond). Default 1 MiB. */
   maxPairBytes?: number;
+  /** Memory the partial pairs of the connection may hold together (PARTIAL_PAIRS_TOO_LARGE beyond; see DecoderOptions). */
+  maxPartialPairBytes?: number;
   /**
    * Request body bytes (STDIN, DATA) held unread. Here: for the requests queued behind another on their
    * id (pipelined, not started yet), all together; past this the handler is asked to stop reading
@@ -157,11 +159,11 @@ export class ServerConnection {
     this.maxParamsBytes = options.maxParamsBytes ?? DEFAULT_MAX_PARAMS_BYTES;
     this.decoder = new Decoder(
       {
-        record: (type, id, content) => this.onRecord(type, id, content),
-        pairs: (type, id, pairs) => this.onPairs(type, id, pairs),
+        fragment: (type, id, bytes, flags) => this.onFragment(type, id, bytes, flags),
+        pairs: (type, id, pairs, continues) => this.onPairs(type, id, pairs, continues),
         begin: (id, role, flags) => this.onBegin(id, role, flags),
       },
-      { maxParamsBytes: options.maxParamsBytes, maxPairBytes: options.maxPairBytes },
+      { maxParamsBytes: options.maxParamsBytes, maxPairBytes: options.maxPairBytes, maxPartialPairBytes: options.maxPartialPairBytes },
     );
   }
 
@@ -310,7 +312,7 @@ export class ServerConnection {
     if (!keepConn && this.active === 0) this.shut();
   }
 
-  private onPairs(type: number, id: number, pairs: PairList): void {
+  private onPairs(type: number, id: number, pairs: PairList, continues: boolean): void {
     if (this.closed) return;
     if (type === RecordType.GET_VALUES && id === 0) {
       const answer: [string, string][] = [];
@@ -325,7 +327,9 @@ export class ServerConnection {
     if (type !== RecordType.PARAMS) return;
     const r = this.newest(id);
     if (r === undefined || r.phase !== 'params') return;
-    if (pairs.length > 0) {
+    // a record that completed no pair and left none open is the empty one that ends the params (a
+    // record holding only part of a long pair completes none either)
+    if (pairs.length > 0 || continues) {
       // the first record's list becomes the request's (no copy); later ones are appended to it
       if (r.params === NO_PARAMS) r.params = pairs;
       else r.params.append(pairs);
@@ -340,11 +344,13 @@ export class ServerConnection {
     else this.holdEarly(r, r.headBytes); // queued: its params wait with it
   }
 
-  private onRecord(type: number, id: number, content: Uint8Array): void {
+  /** Record content as it arrives (a view of the socket's chunk): STDIN and DATA go on as they come. */
+  private onFragment(type: number, id: number, content: Uint8Array, flags: number): void {
     if (this.closed) return;
+    const whole = (flags & Fragment.END) !== 0; // records acted on as a whole are acted on at their end
     if (id === 0) {
       // management records (spec 4): GET_VALUES is answered in onPairs; anything else is unknown
-      if (type !== RecordType.GET_VALUES) this.handler.write([this.encoder.unknownType(type)]);
+      if (whole && type !== RecordType.GET_VALUES) this.handler.write([this.encoder.unknownType(type)]);
       return;
     }
     const r = this.newest(id);
@@ -357,11 +363,12 @@ export class ServerConnection {
       }
       return;
     }
-    if (type === RecordType.ABORT_REQUEST) {
+    if (type === RecordType.ABORT_REQUEST && whole) {
       if (r.started) this.abortRequest(r);
       else this.dropUnstarted(r);
       return;
     }
+    // only an empty record (STREAM_END) is an empty fragment: it ends the stream
     if (type === RecordType.STDIN && r.phase === 'stdin') {
       if (content.length === 0) r.phase = r.role === Role.FILTER ? 'data' : 'done';
       this.input(r, type, content);

@@ -1,9 +1,9 @@
-// The Decoder's contract beyond the vectors: zero-copy views, many decoders sharing one wasm instance,
-// handlers that push, memory growth, limits, sticky errors, lazy pair strings.
+// The Decoder's contract beyond the vectors: fragments (zero-copy views), whole records, many decoders
+// sharing one wasm instance, handlers that push, memory growth, limits, sticky errors, lazy pair strings.
 
 import { describe, expect, it } from 'vitest';
-import { Decoder, Encoder, FastCGIProtocolError, RecordType, Role, decodeRecords, latin1, type DecoderHandler } from '../../src/codec/index.js';
-import { concat } from './bytes.js';
+import { Decoder, Encoder, FastCGIProtocolError, Fragment, RecordType, Role, decodeRecords, latin1, type DecoderHandler } from '../../src/codec/index.js';
+import { concat, splitParams } from './bytes.js';
 import { codec } from '../../src/codec/wasm.js';
 
 const enc = new Encoder();
@@ -32,7 +32,7 @@ describe('Decoder', () => {
     expect([...seen!]).toEqual(new Array(100).fill(7));
   });
 
-  it('reassembles a record split across chunks into a fresh copy', () => {
+  it('joins a record split across chunks into a fresh copy for record()', () => {
     const data = Uint8Array.from({ length: 70000 }, (_, i) => i & 255);
     const bytes = concat(enc.stream(RecordType.STDIN, 3, data, true));
     const got: Uint8Array[] = [];
@@ -156,17 +156,32 @@ describe('Decoder', () => {
     expect(log).toEqual(['rec 6/1 1+7', 'rec 4/2 8+0', 'pairs 4/2 [["A","b"],["C","d"]]', 'rec 4/2 0+0', 'pairs 4/2 []', 'rec 6/3 1+7']);
   });
 
-  it('reassembles split records into one reused buffer when asked (content valid during the call)', () => {
-    const data = Uint8Array.from({ length: 150_000 }, (_, i) => (i * 31) & 255);
-    const bytes = concat(enc.stream(RecordType.STDIN, 1, data, true));
-    const sums: number[] = [];
-    const buffers = new Set<ArrayBufferLike>();
-    const d = new Decoder({ record: (_t, _id, c) => (buffers.add(c.buffer), sums.push(c.reduce((a, b) => a + b, 0))) }, { reuseSplitBuffer: true });
-    for (let o = 0; o < bytes.length; o += 1000) d.push(bytes.slice(o, o + 1000));
+  it('hands a split record on as one fragment per chunk: views of each chunk, START and END marked, STREAM_END on the empty record', () => {
+    const data = Uint8Array.from({ length: 70000 }, (_, i) => (i * 31) & 255);
+    const bytes = concat(enc.stream(RecordType.STDIN, 3, data, true));
+    const seen: { bytes: Uint8Array; flags: number; offset: number; chunk: Uint8Array }[] = [];
+    let chunk = new Uint8Array(0);
+    const d = new Decoder({ fragment: (_t, _id, b, flags, offset) => seen.push({ bytes: b, flags, offset, chunk }) });
+    for (let o = 0; o < bytes.length; o += 1460) d.push((chunk = bytes.slice(o, o + 1460)));
     d.end();
-    const want = [data.subarray(0, 65528), data.subarray(65528, 131056), data.subarray(131056)].map((p) => p.reduce((a, b) => a + b, 0));
-    expect(sums).toEqual([...want, 0]);
-    expect(buffers.size).toBeLessThanOrEqual(2); // the reused buffer (and the chunk holding the empty record)
+    for (const f of seen) expect(f.bytes.buffer).toBe(f.chunk.buffer); // never a copy
+    const starts = seen.filter((f) => f.flags & Fragment.START);
+    const ends = seen.filter((f) => f.flags & Fragment.END);
+    expect(starts.map((f) => f.offset)).toEqual([8, 8 + 65528 + 8, 8 + 65528 + 8 + 4472 + 8]);
+    expect(ends.map((f) => f.flags >>> 8 & 0xff)).toEqual([0, 0, 0]); // 65528 and 4472 need no padding
+    expect(seen.filter((f) => f.flags & Fragment.STREAM_END).map((f) => f.bytes.length)).toEqual([0]);
+    expect(concat(seen.map((f) => f.bytes))).toEqual(data);
+    // each fragment's offset is where its bytes are in the stream
+    for (const f of seen) expect(bytes.subarray(f.offset, f.offset + f.bytes.length)).toEqual(f.bytes);
+  });
+
+  it("gives every fragment its record's padding length, and an unknown type its content too", () => {
+    const bytes = concat([enc.record(RecordType.STDOUT, 1, new Uint8Array(5).fill(1)), enc.record(200, 2, new Uint8Array(3).fill(2))]);
+    const seen: string[] = [];
+    const d = new Decoder({ fragment: (t, id, b, flags) => seen.push(`${t}/${id} ${b.length} ${flags & 7} pad ${flags >>> 8 & 0xff}`) });
+    for (let o = 0; o < bytes.length; o += 10) d.push(bytes.slice(o, o + 10));
+    d.end();
+    expect(seen).toEqual(['6/1 2 1 pad 3', '6/1 3 2 pad 3', '200/2 3 3 pad 5']);
   });
 
   it('rejects a pair longer than maxPairBytes at its first byte, without waiting for its bytes', () => {
@@ -276,11 +291,3 @@ describe('Decoder', () => {
     expect(() => new Decoder({}, { maxPairBytes: -1 })).toThrow(/maxPairBytes must be an integer/);
   });
 });
-
-/** A pairs body cut into PARAMS records of at most `size` content bytes, pairs straddling freely. */
-export function splitParams(id: number, pairs: Record<string, string>, size: number): Uint8Array[] {
-  const body = new Encoder().pairsBody(pairs);
-  const out: Uint8Array[] = [];
-  for (let o = 0; o < body.length; o += size) out.push(enc.record(RecordType.PARAMS, id, body.subarray(o, o + size)));
-  return out;
-}

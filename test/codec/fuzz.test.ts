@@ -1,7 +1,7 @@
 // Differential fuzzing: the wasm Decoder, fed in random cuts, against the reference decoder on the
 // whole input. Seeded (fast-check), 100,000+ inputs per CI run: generated streams of well-formed and
 // subtly wrong records (pairs split across PARAMS records, non-minimal lengths, every record type,
-// tight limits), then the same streams mutated (bytes flipped, cut short, bytes inserted), and raw
+// tight limits, partial pair budgets), then the same streams mutated (bytes flipped, cut short, bytes inserted), and raw
 // random bytes. Same records, pairs, bodies and error (code and offset), or the test fails with the seed.
 
 import { describe, expect, it } from 'vitest';
@@ -97,6 +97,8 @@ const mutatedArb = fc
 const optionsArb = fc.oneof(
   { weight: 3, arbitrary: fc.constant({}) },
   { weight: 1, arbitrary: fc.record({ maxPairBytes: fc.integer({ min: 0, max: 400 }), maxParamsBytes: fc.integer({ min: 0, max: 1500 }) }) },
+  // a budget for partial pairs from none to a few pairs' worth (each takes at least 1152 bytes)
+  { weight: 1, arbitrary: fc.record({ maxPartialPairBytes: fc.integer({ min: 0, max: 5000 }) }) },
 );
 
 function cutsArb(): fc.Arbitrary<(len: number) => number[]> {

@@ -8,6 +8,9 @@
 //   the next PARAMS record of the same id; a pair longer than maxPairBytes fails at its first byte;
 //   an empty PARAMS, or the end of a GET_VALUES(_RESULT) record, with a partial pair fails NV_TRUNCATED
 //   at that record's header; a BEGIN_REQUEST forgets its id's partial pair and PARAMS count;
+// - at the end of a PARAMS record that leaves a pair partial, the memory all partial pairs take
+//   (each a 128-byte slot and 1 KiB pages of 1020 bytes) over maxPartialPairBytes fails
+//   PARTIAL_PAIRS_TOO_LARGE at that record's header;
 // - a PARAMS record that takes its request past maxParamsBytes fails PARAMS_TOO_LARGE at its header;
 // - a record is delivered when its content is complete (before its padding), whole or not at all;
 // - at the end of input, a partial header, content or padding fails TRUNCATED_* at the input length.
@@ -29,13 +32,18 @@ export interface RefResult {
 export interface RefOptions {
   maxPairBytes?: number;
   maxParamsBytes?: number;
+  maxPartialPairBytes?: number;
 }
+
+/** The memory a partial pair of `len` bytes takes (assembly/pairs.ts, charge). */
+const charge = (len: number): number => 128 + 1024 * Math.ceil(len / 1020);
 
 const PAIR_TYPES = new Set([4, 9, 10]);
 
 export function referenceDecode(bytes: Uint8Array, options: RefOptions = {}): RefResult {
   const maxPair = options.maxPairBytes ?? 1 << 20;
   const maxParams = options.maxParamsBytes ?? 1 << 20;
+  const budget = options.maxPartialPairBytes ?? maxPair + Math.ceil(maxPair / 16) + 65536;
   const records: RefRecord[] = [];
   const partial = new Map<number, { bytes: number[]; began: number }>();
   const paramsBytes = new Map<number, number>();
@@ -92,6 +100,7 @@ export function referenceDecode(bytes: Uint8Array, options: RefOptions = {}): Re
       rec.pairs = got;
       if (content.length < clen) return fail('TRUNCATED_CONTENT', bytes.length);
       if ((clen === 0 || type !== 4) && partial.has(key)) return fail('NV_TRUNCATED', o);
+      if (partial.has(key) && [...partial.values()].reduce((n, p) => n + charge(p.bytes.length), 0) > budget) return fail('PARTIAL_PAIRS_TOO_LARGE', o);
     }
     if (content.length < clen) return fail('TRUNCATED_CONTENT', bytes.length);
     if (type === 4) {

@@ -7,7 +7,7 @@ import { exchanges } from '../fixtures/vectors.js';
 import { MAX_QUEUED_REQUESTS, ServerConnection, type ServerConnectionOptions, type ServerRequestInfo } from '../../src/protocol/server-connection.js';
 import { Encoder, FastCGIProtocolError, RecordType, Role, decodeRecords, Flags } from '../../src/codec/index.js';
 import { fromHex, toHex } from '../codec/harness.js';
-import { concat } from '../codec/bytes.js';
+import { concat, splitParams } from '../codec/bytes.js';
 
 const enc = new Encoder();
 const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
@@ -98,6 +98,17 @@ describe('ServerConnection behaviour', () => {
     expect(log.requests).toHaveLength(1);
     expect(log.requests[0]!.params.get('HTTP_HOST')).toBe('h');
     expect(log.requests[0]).toMatchObject({ requestId: 1, role: Role.RESPONDER, keepConn: true });
+  });
+
+  it('waits for the empty PARAMS record, not for a record that completes no pair (a long pair straddling records)', () => {
+    const { conn, log } = harness();
+    const value = 'v'.repeat(150_000); // three records' worth: the middle one holds part of the pair only
+    conn.receive(concat([enc.beginRequest(1, Role.RESPONDER), ...splitParams(1, { BIG: value, A: 'b' }, 65000)]));
+    expect(log.requests).toHaveLength(0);
+    conn.receive(enc.record(RecordType.PARAMS, 1));
+    expect(log.requests).toHaveLength(1);
+    expect(log.requests[0]!.params.get('BIG')).toBe(value);
+    expect(log.requests[0]!.params.get('A')).toBe('b');
   });
 
   it('answers OVERLOADED past maxRequests and lets the others run', () => {
